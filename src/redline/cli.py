@@ -1,0 +1,173 @@
+"""The `redline` command line: a thin typer layer over the harness, metrics and suites.
+
+Each command parses options, calls library functions and prints; no scoring logic lives here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from redline import __version__
+
+app = typer.Typer(
+    help="redline: evaluation-first harness for function-calling models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+BfclDataOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--bfcl-data",
+        envvar="REDLINE_BFCL_DATA",
+        help="Folder with BFCL v4 data files (default: the data shipped in the bfcl-eval package).",
+        show_default=False,
+    ),
+]
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None or math.isnan(value) else f"{100 * value:.1f}"
+
+
+@app.command()
+def version() -> None:
+    """Print redline's version."""
+    console.print(__version__)
+
+
+@app.command("bfcl-truth")
+def bfcl_truth(
+    bfcl_data: BfclDataOption = None,
+    category: Annotated[
+        list[str] | None,
+        typer.Option("--category", "-c", help="BFCL category to score (repeatable; default: all single-turn)."),
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="Output format the ground truth is written in and parsed back from.")
+    ] = "python",
+    official: Annotated[
+        bool,
+        typer.Option(help="Also run the official bfcl-eval AST checker on the same calls and report agreement."),
+    ] = False,
+) -> None:
+    """Score BFCL's own ground truth with redline's parser and checker; print a per-category table.
+
+    Every answer is written as model output (default: BFCL's Python prompting format), parsed
+    back and scored. Ground truth should score 100% everywhere; the table shows where it does not.
+    """
+    from redline.harness.parsing import PARSERS
+    from redline.harness.truth import truth_records
+    from redline.metrics.aggregate import accuracy, error_counts, summarize
+    from redline.suites import bfcl_data as bd
+
+    if fmt not in PARSERS:
+        raise typer.BadParameter(f"unknown format {fmt!r}; choose from {', '.join(PARSERS)}", param_hint="--format")
+    categories = category or list(bd.SINGLE_TURN_CATEGORIES)
+    try:
+        data_dir = bd.bfcl_data_dir(bfcl_data)
+    except bd.BFCLDataError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    checker = bd.load_official_checker() if official else None
+
+    table = Table(title=f"BFCL {bd.VERSION} ground truth scored by redline ({fmt} format)")
+    for col in ("category", "entries", "parse", "AST / relevance", "param F1", "schema hit", "exec", "errors"):
+        table.add_column(col, justify="left" if col in ("category", "errors") else "right")
+    if official:
+        table.add_column("agrees with official", justify="right")
+    start = time.perf_counter()
+    total = 0
+    for cat in categories:
+        try:
+            samples = bd.load_samples(cat, data_dir)
+        except bd.BFCLDataError as exc:
+            err_console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from exc
+        records = list(truth_records(samples, fmt))
+        total += len(records)
+        m = summarize(records)
+        verdict = m.get("ast_accuracy") if cat in bd.AST_CATEGORIES else None
+        if verdict is None or verdict.scored == 0:
+            verdict_value = accuracy(records)
+        else:
+            verdict_value = verdict.value
+        errors = ", ".join(f"{k} {v}" for k, v in error_counts(records).most_common(3))
+        row = [
+            cat,
+            str(len(records)),
+            _fmt(m["parse_rate"].value if "parse_rate" in m else None),
+            _fmt(verdict_value),
+            _fmt(m["param_f1"].value if "param_f1" in m else None),
+            _fmt(m["schema_hit_rate"].value if "schema_hit_rate" in m else None),
+            _fmt(m["exec_rate"].value if "exec_rate" in m else None),
+            errors or "-",
+        ]
+        if checker is not None:
+            row.append(_official_agreement(checker, cat, records))
+        table.add_row(*row)
+    console.print(table)
+    console.print(f"{total} entries in {time.perf_counter() - start:.1f} s; data: {data_dir}")
+
+
+def _official_agreement(checker, category: str, records) -> str:
+    from redline.suites.bfcl_data import PYTHON_AST_CATEGORIES
+
+    if category not in PYTHON_AST_CATEGORIES:
+        return "-"
+    from bfcl_eval.constants.enums import Language
+
+    same = 0
+    for record in records:
+        sample = record.sample
+        calls = [c.to_bfcl() for c in record.completion.calls]
+        functions = [t.model_dump() for t in sample.tools]
+        try:
+            valid = checker.ast_checker(functions, calls, sample.possible_answer, Language.PYTHON, category, "m")[
+                "valid"
+            ]
+        except Exception:  # noqa: BLE001 - the official checker crashing counts as a failure
+            valid = False
+        same += valid == (record.scores["ast"].value == 1.0)
+    return f"{same}/{len(records)}"
+
+
+@app.command("parse")
+def parse_cmd(
+    fmt: Annotated[str, typer.Option("--format", "-f", help="Output format: json, hermes or python.")] = "json",
+    file: Annotated[
+        Path | None, typer.Argument(help="File with one model output (default: read standard input).")
+    ] = None,
+) -> None:
+    """Parse one model output and print the completion record (calls, reasoning, parse error) as JSON."""
+    from redline.harness.parsing import PARSERS, parse
+
+    if fmt not in PARSERS:
+        raise typer.BadParameter(f"unknown format {fmt!r}; choose from {', '.join(PARSERS)}", param_hint="--format")
+    if file is not None and not file.is_file():
+        raise typer.BadParameter(f"{file} is not a file", param_hint="FILE")
+    text = file.read_text(encoding="utf-8") if file is not None else sys.stdin.read()
+    completion = parse(text, fmt)
+    console.print_json(json.dumps(completion.model_dump(mode="json")))
+    if completion.parse_error is not None:
+        raise typer.Exit(1)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,341 @@
+"""Per-sample scorers: each takes a Sample and its Completion and returns one Score.
+
+The seed's six (parse, function name, parameter F1, schema hit, exec, semantic match), the
+BFCL AST verdict and irrelevance/relevance. Pure and deterministic; no I/O, no model calls.
+A scorer that cannot score returns ``Score(None, error_type)``; one that does not apply to the
+sample returns ``Score(None)`` with no error type. Both are left out of means.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from redline.metrics.bfcl import CATEGORY_MODE, Verdict, check
+from redline.records import (
+    Completion,
+    ErrorType,
+    ParseErrorKind,
+    Sample,
+    SampleRecord,
+    Score,
+    ToolCall,
+    ToolSpec,
+    canonical_json,
+)
+
+Scorer = Callable[[Sample, Completion], Score]
+
+NOT_APPLICABLE = Score(value=None)
+_WS = re.compile(r"\s+")
+
+
+def _bool(ok: bool, error: ErrorType | None = None, detail: str = "") -> Score:
+    return Score(value=1.0 if ok else 0.0, error_type=None if ok else error, detail="" if ok else detail)
+
+
+def call_failure(completion: Completion) -> tuple[ErrorType, str] | None:
+    """Why a completion holds no usable call, or None when it holds at least one."""
+    error = completion.parse_error
+    if error is not None:
+        kind = ErrorType.no_call if error.kind in (ParseErrorKind.empty, ParseErrorKind.no_call) else ErrorType.decode_failed
+        return kind, error.message
+    if not completion.calls:
+        return ErrorType.no_call, "the output holds no call"
+    return None
+
+
+def _needs_calls(sample: Sample) -> bool:
+    return sample.expect == "calls" and (sample.expected is not None or sample.possible_answer is not None)
+
+
+# --- parse ---------------------------------------------------------------------------------
+
+
+def parse(sample: Sample, completion: Completion) -> Score:
+    """1 when the output parses into at least one call in the expected format."""
+    if sample.expect == "no_call":
+        return NOT_APPLICABLE
+    failure = call_failure(completion)
+    return _bool(failure is None, *(failure or (None, "")))
+
+
+# --- function name -------------------------------------------------------------------------
+
+
+def function_name(sample: Sample, completion: Completion) -> Score:
+    """1 when the called names equal the answer's, as a multiset (parallel order ignored)."""
+    if not _needs_calls(sample):
+        return NOT_APPLICABLE
+    failure = call_failure(completion)
+    if failure:
+        return _bool(False, *failure)
+    got = sorted(c.name for c in completion.calls)
+    want = sorted(_answer_names(sample))
+    return _bool(got == want, ErrorType.wrong_function, f"called {got}, expected {want}")
+
+
+def _answer_names(sample: Sample) -> list[str]:
+    if sample.possible_answer is not None:
+        return [next(iter(item)) for item in sample.possible_answer]
+    return [c.name for c in sample.expected or []]
+
+
+# --- parameter F1 --------------------------------------------------------------------------
+
+
+def normalise_value(value: Any) -> Any:
+    """Semantic normalisation: strings case-folded with whitespace collapsed, recursively."""
+    if isinstance(value, str):
+        return _WS.sub(" ", value).strip().casefold()
+    if isinstance(value, list):
+        return [normalise_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: normalise_value(v) for k, v in value.items()}
+    return value
+
+
+def _value_key(value: Any, semantic: bool) -> str:
+    if semantic:
+        value = normalise_value(value)
+    # 5 and 5.0 are the same argument value; True stays apart from 1.
+    if isinstance(value, float) and value.is_integer() and math.isfinite(value):
+        value = int(value)
+    return canonical_json(value)
+
+
+def _gold_pairs(sample: Sample, semantic: bool) -> list[tuple[tuple[str, str], set[str], bool]]:
+    """(call name, parameter) keys with their accepted value keys and whether they are optional."""
+    pairs = []
+    if sample.possible_answer is not None:
+        for item in sample.possible_answer:
+            ((name, params),) = item.items()
+            for param, options in params.items():
+                options = options if isinstance(options, list) else [options]
+                accepted = {_value_key(o, semantic) for o in options if o != ""}
+                pairs.append(((name, param), accepted, "" in options))
+    else:
+        for call in sample.expected or []:
+            for param, value in call.arguments.items():
+                pairs.append(((call.name, param), {_value_key(value, semantic)}, False))
+    return pairs
+
+
+def pair_f1(sample: Sample, calls: list[ToolCall], semantic: bool) -> float:
+    """F1 of (function, parameter, value) pairs, pooled over the sample's calls (micro within a
+    sample). A value matches when it is among the answer's accepted values. Optional answer
+    parameters count only when the model supplies them. Both sides empty: 1 when names match."""
+    gold = _gold_pairs(sample, semantic)
+    predicted = [((c.name, p), _value_key(v, semantic)) for c in calls for p, v in c.arguments.items()]
+    used = [False] * len(gold)
+    true_pos = optional_hits = 0
+    for key, value in predicted:
+        for i, (gold_key, accepted, optional) in enumerate(gold):
+            if not used[i] and gold_key == key and value in accepted:
+                used[i] = True
+                true_pos += 1
+                optional_hits += optional
+                break
+    relevant = sum(1 for _, _, optional in gold if not optional) + optional_hits
+    if not predicted and relevant == 0:
+        return 1.0 if sorted(c.name for c in calls) == sorted(_answer_names(sample)) else 0.0
+    if true_pos == 0:
+        return 0.0
+    precision, recall = true_pos / len(predicted), true_pos / relevant
+    return 2 * precision * recall / (precision + recall)
+
+
+def _f1_scorer(semantic: bool) -> Scorer:
+    def scorer(sample: Sample, completion: Completion) -> Score:
+        if not _needs_calls(sample):
+            return NOT_APPLICABLE
+        failure = call_failure(completion)
+        if failure:
+            return _bool(False, *failure)
+        value = pair_f1(sample, completion.calls, semantic)
+        return Score(value=value, error_type=None if value == 1.0 else ErrorType.value_error)
+
+    return scorer
+
+
+param_f1 = _f1_scorer(semantic=False)
+param_f1.__doc__ = "F1 of exact (function, parameter, value) pairs; macro mean over samples."
+semantic_f1 = _f1_scorer(semantic=True)
+semantic_f1.__doc__ = "F1 of pairs after case/whitespace normalisation; macro mean over samples."
+
+
+def semantic_match(sample: Sample, completion: Completion) -> Score:
+    """1 when names match and every value matches after case/whitespace normalisation."""
+    names = function_name(sample, completion)
+    if names.value != 1.0:
+        return names
+    value = pair_f1(sample, completion.calls, semantic=True)
+    return _bool(value == 1.0, ErrorType.value_error, f"semantic F1 {value:.3f}")
+
+
+# --- schema hit and exec -------------------------------------------------------------------
+
+
+def _tool_for(sample: Sample, name: str) -> ToolSpec | None:
+    return next((t for t in sample.tools if t.name == name), None)
+
+
+def schema_hit(sample: Sample, completion: Completion) -> Score:
+    """1 when every call names an offered tool and gives every required parameter."""
+    if sample.expect == "no_call":
+        return NOT_APPLICABLE
+    failure = call_failure(completion)
+    if failure:
+        return _bool(False, *failure)
+    for call in completion.calls:
+        tool = _tool_for(sample, call.name)
+        if tool is None:
+            return _bool(False, ErrorType.wrong_function, f"{call.name!r} is not an offered tool")
+        problems = tool.problems()
+        if problems:
+            return Score(value=None, error_type=ErrorType.invalid_sample, detail="; ".join(problems))
+        missing = [p for p in tool.required if p not in call.arguments]
+        if missing:
+            return _bool(False, ErrorType.missing_required, f"{call.name}: missing {missing}")
+    return _bool(True)
+
+
+def exec_ok(sample: Sample, completion: Completion) -> Score:
+    """1 when every call's arguments validate against its tool's JSON Schema (types, enums,
+    nested objects and arrays; integers are accepted for numbers)."""
+    if sample.expect == "no_call":
+        return NOT_APPLICABLE
+    failure = call_failure(completion)
+    if failure:
+        return _bool(False, *failure)
+    for call in completion.calls:
+        tool = _tool_for(sample, call.name)
+        if tool is None:
+            return _bool(False, ErrorType.wrong_function, f"{call.name!r} is not an offered tool")
+        problems = tool.problems()
+        if problems:
+            return Score(value=None, error_type=ErrorType.invalid_sample, detail="; ".join(problems))
+        schema = tool.json_schema()
+        try:
+            errors = list(Draft202012Validator(schema).iter_errors(call.arguments))
+        except SchemaError as exc:
+            return Score(value=None, error_type=ErrorType.invalid_sample, detail=exc.message)
+        if errors:
+            error = min(errors, key=lambda e: len(e.path))
+            where = ".".join(str(p) for p in error.absolute_path) or "arguments"
+            kind = {
+                "required": ErrorType.missing_required,
+                "additionalProperties": ErrorType.unexpected_param,
+                "enum": ErrorType.value_error,
+                "const": ErrorType.value_error,
+            }.get(error.validator, ErrorType.type_error)
+            return _bool(False, kind, f"{call.name}.{where}: {error.message}")
+    return _bool(True)
+
+
+# --- BFCL AST and (ir)relevance ------------------------------------------------------------
+
+
+def ast_verdict(sample: Sample, completion: Completion) -> Verdict | None:
+    """The BFCL-rule verdict for a sample with an answer; None when there is no answer."""
+    if not _needs_calls(sample):
+        return None
+    failure = call_failure(completion)
+    if failure:
+        return Verdict(False, failure[0], failure[1])
+    functions = [t.model_dump() for t in sample.tools]
+    if sample.bfcl_category in CATEGORY_MODE and sample.possible_answer is not None:
+        return check(functions, completion.calls, sample.possible_answer, sample.bfcl_category)
+    answer = sample.possible_answer
+    if answer is None:
+        answer = [{c.name: {k: [v] for k, v in c.arguments.items()}} for c in sample.expected or []]
+    mode = "parallel" if len(answer) > 1 else "multiple"
+    return check(functions, completion.calls, answer, mode=mode)
+
+
+def ast_match(sample: Sample, completion: Completion) -> Score:
+    """BFCL AST verdict as 0/1 (the official rules; see redline.metrics.bfcl)."""
+    verdict = ast_verdict(sample, completion)
+    if verdict is None:
+        return NOT_APPLICABLE
+    if verdict.error_type is ErrorType.invalid_sample:
+        return Score(value=None, error_type=verdict.error_type, detail=verdict.detail)
+    return _bool(verdict.valid, verdict.error_type, verdict.detail)
+
+
+def irrelevance(sample: Sample, completion: Completion) -> Score:
+    """On samples no offered tool fits: 1 when the model made no call (BFCL: an output that
+    does not decode, or decodes to no call, counts as no call)."""
+    if sample.expect != "no_call":
+        return NOT_APPLICABLE
+    called = bool(completion.calls)
+    return _bool(not called, ErrorType.unexpected_call, f"called {[c.name for c in completion.calls]}")
+
+
+def relevance(sample: Sample, completion: Completion) -> Score:
+    """On samples that need some call: 1 when the output holds at least one call."""
+    if sample.expect != "any_call":
+        return NOT_APPLICABLE
+    failure = call_failure(completion)
+    return _bool(failure is None, *(failure or (None, "")))
+
+
+SCORERS: dict[str, Scorer] = {
+    "parse": parse,
+    "function_name": function_name,
+    "param_f1": param_f1,
+    "semantic_f1": semantic_f1,
+    "semantic_match": semantic_match,
+    "schema_hit": schema_hit,
+    "exec": exec_ok,
+    "ast": ast_match,
+    "irrelevance": irrelevance,
+    "relevance": relevance,
+}
+
+# The scorers whose failures name a record's one error type, in order: the first failure wins.
+# A record that passes its verdict (AST where there is an answer) has no error type, whatever
+# the secondary scorers say.
+_VERDICT_CHAIN: dict[str, tuple[str, ...]] = {
+    "no_call": ("irrelevance",),
+    "any_call": ("relevance",),
+    "calls": ("parse", "ast"),
+}
+_FALLBACK_CHAIN = ("parse", "schema_hit", "exec")
+
+
+def primary_error(sample: Sample, scores: dict[str, Score]) -> tuple[ErrorType | None, str]:
+    """The record's one error type (and its detail), chosen by the sample's declared expectation."""
+    chain = _VERDICT_CHAIN[sample.expect]
+    if "ast" in chain and scores.get("ast", NOT_APPLICABLE) == NOT_APPLICABLE:
+        chain = _FALLBACK_CHAIN
+    for name in chain:
+        score = scores.get(name)
+        if score is not None and score.error_type is not None:
+            return score.error_type, f"{name}: {score.detail}"
+    return None, ""
+
+
+def run_scorer(scorer: Scorer, sample: Sample, completion: Completion) -> Score:
+    """Run one scorer; an exception becomes an unscored ``scorer_error``, never a 0."""
+    try:
+        return scorer(sample, completion)
+    except Exception as exc:  # noqa: BLE001 - a scorer bug must not end the run
+        return Score(value=None, error_type=ErrorType.scorer_error, detail=f"{type(exc).__name__}: {exc}")
+
+
+def score_sample(
+    sample: Sample, completion: Completion, scorers: dict[str, Scorer] | None = None
+) -> SampleRecord:
+    """Score one sample with every scorer and pick its one primary error type."""
+    scorers = SCORERS if scorers is None else scorers
+    scores = {name: run_scorer(fn, sample, completion) for name, fn in scorers.items()}
+    error_type, detail = primary_error(sample, scores)
+    return SampleRecord(
+        sample=sample, completion=completion, scores=scores, error_type=error_type, error_detail=detail
+    )

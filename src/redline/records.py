@@ -1,0 +1,196 @@
+"""Core records shared by every stage: tools, calls, samples, completions, scores, sample records.
+
+Plain pydantic models whose JSON form round-trips exactly. Nothing here scores, parses or does I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class ErrorType(StrEnum):
+    """The closed set of reasons a sample failed, one per record (STYLE rule 4)."""
+
+    decode_failed = "decode_failed"  # output looked like a call but could not be parsed
+    no_call = "no_call"  # a call was expected, the model answered without one
+    unexpected_call = "unexpected_call"  # no offered tool fits, the model called one anyway
+    wrong_count = "wrong_count"  # number of calls differs from the answer
+    wrong_function = "wrong_function"  # called a function the answer does not name
+    missing_required = "missing_required"  # a required parameter is absent
+    missing_param = "missing_param"  # a parameter the answer needs (not optional there) is absent
+    unexpected_param = "unexpected_param"  # a parameter the schema or the answer does not allow
+    type_error = "type_error"  # a value has the wrong type
+    value_error = "value_error"  # a value has the right type but is not an accepted answer
+    invalid_sample = "invalid_sample"  # the sample itself is malformed (schema, answer): not the model's fault
+    scorer_error = "scorer_error"  # the scorer raised; counted apart, never turned into 0
+
+
+class ToolSpec(BaseModel):
+    """One offered function.
+
+    Accepts the OpenAI form ``{"type": "function", "function": {...}}``, the bare form
+    ``{"name", "description", "parameters"}`` and BFCL's dialect (``"type": "dict"``, ``"float"``,
+    ``"tuple"``, ``"any"``). ``parameters`` is kept exactly as given so that BFCL-exact checking
+    sees the original; :meth:`json_schema` gives the normalised JSON Schema.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unwrap(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("type") == "function" and "function" in data:
+            inner = data["function"]
+            if not isinstance(inner, dict):
+                raise ValueError("'function' must be an object with a 'name'")
+            return inner
+        return data
+
+    @property
+    def properties(self) -> dict[str, Any]:
+        props = self.parameters.get("properties", {})
+        return props if isinstance(props, dict) else {}
+
+    @property
+    def required(self) -> list[str]:
+        req = self.parameters.get("required", [])
+        return [r for r in req if isinstance(r, str)] if isinstance(req, list) else []
+
+    def problems(self) -> list[str]:
+        """Reasons this schema cannot be scored against; empty when it is well formed."""
+        from redline.schema import schema_problems
+
+        return schema_problems(self.parameters, where=f"tool {self.name!r}")
+
+    def json_schema(self) -> dict[str, Any]:
+        """The parameters as standard JSON Schema (BFCL's dialect translated)."""
+        from redline.schema import to_json_schema
+
+        return to_json_schema(self.parameters)
+
+    def to_openai(self) -> dict[str, Any]:
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.json_schema(),
+            },
+        }
+
+
+class ToolCall(BaseModel):
+    """One function call: a name and its keyword arguments (JSON values only)."""
+
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+    def to_bfcl(self) -> dict[str, dict[str, Any]]:
+        """BFCL's decoded form: ``{name: {arg: value}}``."""
+        return {self.name: dict(self.arguments)}
+
+    @classmethod
+    def from_bfcl(cls, item: dict[str, Any]) -> ToolCall:
+        if not isinstance(item, dict) or len(item) != 1:
+            raise ValueError(f"a BFCL call is a one-key object {{name: {{arg: value}}}}, got {item!r}")
+        ((name, args),) = item.items()
+        if not isinstance(args, dict):
+            raise ValueError(f"arguments of {name!r} must be an object, got {type(args).__name__}")
+        return cls(name=name, arguments=args)
+
+
+Expectation = Literal["calls", "no_call", "any_call"]
+
+
+class Sample(BaseModel):
+    """One evaluation item: the conversation, the offered tools and the answer.
+
+    ``expect`` is the suite's declared property that decides how the sample is scored:
+    ``calls`` (match ``expected`` / ``possible_answer``), ``no_call`` (irrelevance: no offered tool
+    fits) or ``any_call`` (relevance: some call is required, its content is not checked).
+    ``possible_answer`` is BFCL's ground-truth form, a list of ``{name: {param: [accepted values]}}``;
+    ``bfcl_category`` names the BFCL checker mode when the sample comes from BFCL.
+    """
+
+    id: str
+    messages: list[dict[str, Any]]
+    tools: list[ToolSpec] = Field(default_factory=list)
+    expect: Expectation = "calls"
+    expected: list[ToolCall] | None = None
+    possible_answer: list[dict[str, Any]] | None = None
+    category: str = ""
+    bfcl_category: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ParseErrorKind(StrEnum):
+    empty = "empty"  # nothing but whitespace (after reasoning was removed)
+    no_call = "no_call"  # prose with nothing that looks like a call
+    invalid_syntax = "invalid_syntax"  # call-shaped text that does not parse (incl. truncation)
+    bad_structure = "bad_structure"  # parses, but is not a call (missing name, arguments not an object, ...)
+
+
+class ParseError(BaseModel):
+    kind: ParseErrorKind
+    message: str
+
+
+class Completion(BaseModel):
+    """What the model produced, and what the parser made of it."""
+
+    raw: str
+    reasoning: str | None = None
+    calls: list[ToolCall] = Field(default_factory=list)
+    parse_error: ParseError | None = None
+    extra_text: str = ""
+    format: str = ""
+
+    @property
+    def parsed(self) -> bool:
+        return self.parse_error is None and bool(self.calls)
+
+
+class Score(BaseModel):
+    """One scorer's verdict on one sample.
+
+    ``value`` is None when the scorer cannot score (then ``error_type`` says why) or when the
+    scorer does not apply to the sample (then ``error_type`` is None); both are left out of means.
+    """
+
+    value: float | None
+    error_type: ErrorType | None = None
+    detail: str = ""
+
+    @property
+    def scored(self) -> bool:
+        return self.value is not None
+
+
+class SampleRecord(BaseModel):
+    """Everything about one sample, end to end: input, output, every score, one error type."""
+
+    sample: Sample
+    completion: Completion
+    scores: dict[str, Score] = Field(default_factory=dict)
+    error_type: ErrorType | None = None
+    error_detail: str = ""
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, line: str) -> SampleRecord:
+        return cls.model_validate_json(line)
+
+
+def canonical_json(value: Any) -> str:
+    """A stable text key for a JSON value (sorted keys, no whitespace)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

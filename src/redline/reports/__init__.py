@@ -1,0 +1,1 @@
+"""Static reports and the error explorer, reading run folders (no score computation)."""

@@ -1,0 +1,1 @@
+"""TRL-shaped reward functions built on the metrics' scorers (no second copy of a scoring rule)."""
