@@ -24,7 +24,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
+# Tables are wide; keep them readable when output goes to a pipe or a CI log.
+console = Console(width=max(120, Console().width))
 err_console = Console(stderr=True)
 
 BfclDataOption = Annotated[
@@ -53,29 +54,42 @@ def bfcl_truth(
     bfcl_data: BfclDataOption = None,
     category: Annotated[
         list[str] | None,
-        typer.Option("--category", "-c", help="BFCL category to score (repeatable; default: all single-turn)."),
+        typer.Option(
+            "--category",
+            "-c",
+            help="BFCL category to score (repeatable; default: all single-turn).",
+        ),
     ] = None,
     fmt: Annotated[
-        str, typer.Option("--format", help="Output format the ground truth is written in and parsed back from.")
-    ] = "python",
+        str,
+        typer.Option(
+            "--format",
+            help="Format the ground truth is written in and parsed from: json, hermes, python.",
+        ),
+    ] = "json",
     official: Annotated[
         bool,
-        typer.Option(help="Also run the official bfcl-eval AST checker on the same calls and report agreement."),
+        typer.Option(
+            help="Also run the official bfcl-eval AST checker on the same calls; report agreement."
+        ),
     ] = False,
 ) -> None:
     """Score BFCL's own ground truth with redline's parser and checker; print a per-category table.
 
-    Every answer is written as model output (default: BFCL's Python prompting format), parsed
-    back and scored. Ground truth should score 100% everywhere; the table shows where it does not.
+    Every answer is written as model output (default: the seed's JSON format), parsed back and
+    scored. Ground truth should score 100% everywhere; the table shows where it does not.
     """
     from redline.harness.parsing import PARSERS
     from redline.harness.truth import truth_records
-    from redline.metrics.aggregate import accuracy, error_counts, summarize
+    from redline.metrics.aggregate import error_counts, summarize
     from redline.suites import bfcl_data as bd
 
     if fmt not in PARSERS:
-        raise typer.BadParameter(f"unknown format {fmt!r}; choose from {', '.join(PARSERS)}", param_hint="--format")
-    categories = category or list(bd.SINGLE_TURN_CATEGORIES)
+        raise typer.BadParameter(
+            f"unknown format {fmt!r}; choose from {', '.join(PARSERS)}", param_hint="--format"
+        )
+    # live_relevance has no ground truth to replay (any call to a fitting function is right).
+    categories = category or [c for c in bd.SINGLE_TURN_CATEGORIES if c != "live_relevance"]
     try:
         data_dir = bd.bfcl_data_dir(bfcl_data)
     except bd.BFCLDataError as exc:
@@ -84,10 +98,12 @@ def bfcl_truth(
     checker = bd.load_official_checker() if official else None
 
     table = Table(title=f"BFCL {bd.VERSION} ground truth scored by redline ({fmt} format)")
-    for col in ("category", "entries", "parse", "AST / relevance", "param F1", "schema hit", "exec", "errors"):
-        table.add_column(col, justify="left" if col in ("category", "errors") else "right")
+    columns = ["category", "n", "parse", "verdict", "param F1", "schema", "exec", "top errors"]
     if official:
-        table.add_column("agrees with official", justify="right")
+        columns.append("= official")
+    for col in columns:
+        left = col in ("category", "top errors")
+        table.add_column(col, justify="left" if left else "right", no_wrap=col == "category")
     start = time.perf_counter()
     total = 0
     for cat in categories:
@@ -99,27 +115,35 @@ def bfcl_truth(
         records = list(truth_records(samples, fmt))
         total += len(records)
         m = summarize(records)
-        verdict = m.get("ast_accuracy") if cat in bd.AST_CATEGORIES else None
-        if verdict is None or verdict.scored == 0:
-            verdict_value = accuracy(records)
-        else:
-            verdict_value = verdict.value
-        errors = ", ".join(f"{k} {v}" for k, v in error_counts(records).most_common(3))
+
+        def value(name: str, m=m) -> str:
+            return _fmt(m[name].value if name in m else None)
+
+        verdict = {
+            "irrelevance": "irrelevance",
+            "live_irrelevance": "irrelevance",
+            "live_relevance": "relevance",
+        }
+        errors = ", ".join(f"{k} {v}" for k, v in error_counts(records).most_common(2))
         row = [
             cat,
             str(len(records)),
-            _fmt(m["parse_rate"].value if "parse_rate" in m else None),
-            _fmt(verdict_value),
-            _fmt(m["param_f1"].value if "param_f1" in m else None),
-            _fmt(m["schema_hit_rate"].value if "schema_hit_rate" in m else None),
-            _fmt(m["exec_rate"].value if "exec_rate" in m else None),
+            value("parse_rate"),
+            value(verdict.get(cat, "ast_accuracy")),
+            value("param_f1"),
+            value("schema_hit_rate"),
+            value("exec_rate"),
             errors or "-",
         ]
         if checker is not None:
             row.append(_official_agreement(checker, cat, records))
         table.add_row(*row)
     console.print(table)
-    console.print(f"{total} entries in {time.perf_counter() - start:.1f} s; data: {data_dir}")
+    console.print(
+        f"{total} entries in {time.perf_counter() - start:.1f} s. verdict = BFCL AST accuracy "
+        "(irrelevance for the irrelevance categories); '-' = not applicable or not scored.\n"
+        f"data: {data_dir}"
+    )
 
 
 def _official_agreement(checker, category: str, records) -> str:
@@ -135,9 +159,9 @@ def _official_agreement(checker, category: str, records) -> str:
         calls = [c.to_bfcl() for c in record.completion.calls]
         functions = [t.model_dump() for t in sample.tools]
         try:
-            valid = checker.ast_checker(functions, calls, sample.possible_answer, Language.PYTHON, category, "m")[
-                "valid"
-            ]
+            valid = checker.ast_checker(
+                functions, calls, sample.possible_answer, Language.PYTHON, category, "m"
+            )["valid"]
         except Exception:  # noqa: BLE001 - the official checker crashing counts as a failure
             valid = False
         same += valid == (record.scores["ast"].value == 1.0)
@@ -146,16 +170,21 @@ def _official_agreement(checker, category: str, records) -> str:
 
 @app.command("parse")
 def parse_cmd(
-    fmt: Annotated[str, typer.Option("--format", "-f", help="Output format: json, hermes or python.")] = "json",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="Output format: json, hermes or python.")
+    ] = "json",
     file: Annotated[
-        Path | None, typer.Argument(help="File with one model output (default: read standard input).")
+        Path | None,
+        typer.Argument(help="File with one model output (default: read standard input)."),
     ] = None,
 ) -> None:
-    """Parse one model output and print the completion record (calls, reasoning, parse error) as JSON."""
+    """Parse one model output; print its completion record (calls, reasoning, error) as JSON."""
     from redline.harness.parsing import PARSERS, parse
 
     if fmt not in PARSERS:
-        raise typer.BadParameter(f"unknown format {fmt!r}; choose from {', '.join(PARSERS)}", param_hint="--format")
+        raise typer.BadParameter(
+            f"unknown format {fmt!r}; choose from {', '.join(PARSERS)}", param_hint="--format"
+        )
     if file is not None and not file.is_file():
         raise typer.BadParameter(f"{file} is not a file", param_hint="FILE")
     text = file.read_text(encoding="utf-8") if file is not None else sys.stdin.read()

@@ -25,7 +25,10 @@ class ErrorType(StrEnum):
     unexpected_param = "unexpected_param"  # a parameter the schema or the answer does not allow
     type_error = "type_error"  # a value has the wrong type
     value_error = "value_error"  # a value has the right type but is not an accepted answer
-    invalid_sample = "invalid_sample"  # the sample itself is malformed (schema, answer): not the model's fault
+    invalid_sample = (
+        "invalid_sample"  # the sample itself is malformed (schema, answer): not the model's fault
+    )
+    unsupported = "unsupported"  # the scorer cannot score this kind of sample yet (e.g. BFCL Java)
     scorer_error = "scorer_error"  # the scorer raised; counted apart, never turned into 0
 
 
@@ -100,7 +103,9 @@ class ToolCall(BaseModel):
     @classmethod
     def from_bfcl(cls, item: dict[str, Any]) -> ToolCall:
         if not isinstance(item, dict) or len(item) != 1:
-            raise ValueError(f"a BFCL call is a one-key object {{name: {{arg: value}}}}, got {item!r}")
+            raise ValueError(
+                f"a BFCL call is a one-key object {{name: {{arg: value}}}}, got {item!r}"
+            )
         ((name, args),) = item.items()
         if not isinstance(args, dict):
             raise ValueError(f"arguments of {name!r} must be an object, got {type(args).__name__}")
@@ -116,7 +121,7 @@ class Sample(BaseModel):
     ``expect`` is the suite's declared property that decides how the sample is scored:
     ``calls`` (match ``expected`` / ``possible_answer``), ``no_call`` (irrelevance: no offered tool
     fits) or ``any_call`` (relevance: some call is required, its content is not checked).
-    ``possible_answer`` is BFCL's ground-truth form, a list of ``{name: {param: [accepted values]}}``;
+    ``possible_answer`` is BFCL's ground-truth form, a list of ``{name: {param: [accepted]}}``;
     ``bfcl_category`` names the BFCL checker mode when the sample comes from BFCL.
     """
 
@@ -135,7 +140,9 @@ class ParseErrorKind(StrEnum):
     empty = "empty"  # nothing but whitespace (after reasoning was removed)
     no_call = "no_call"  # prose with nothing that looks like a call
     invalid_syntax = "invalid_syntax"  # call-shaped text that does not parse (incl. truncation)
-    bad_structure = "bad_structure"  # parses, but is not a call (missing name, arguments not an object, ...)
+    bad_structure = (
+        "bad_structure"  # parses, but is not a call (missing name, arguments not an object, ...)
+    )
 
 
 class ParseError(BaseModel):

@@ -15,13 +15,21 @@ from redline.records import Sample, SampleRecord
 NO_CALL_TEXT = "None of the offered functions can answer this request."
 
 
-def truth_text(sample: Sample, fmt: str) -> str:
-    """The sample's answer as model output in format ``fmt`` (prose when no call is expected)."""
+def truth_text(sample: Sample, fmt: str) -> tuple[str, str]:
+    """The sample's answer as model output, and the format it is written in.
+
+    Prose when no call is expected. An answer that format ``fmt`` cannot express (BFCL has
+    parameters named ``from`` or ``class``, which Python call syntax rejects) is written as JSON.
+    """
     if sample.expect == "no_call" or not sample.expected:
-        return NO_CALL_TEXT
-    return format_calls(sample.expected, fmt)
+        return NO_CALL_TEXT, fmt
+    try:
+        return format_calls(sample.expected, fmt), fmt
+    except ValueError:
+        return format_calls(sample.expected, "json"), "json"
 
 
-def truth_records(samples: Iterable[Sample], fmt: str = "python") -> Iterator[SampleRecord]:
+def truth_records(samples: Iterable[Sample], fmt: str = "json") -> Iterator[SampleRecord]:
     for sample in samples:
-        yield score_sample(sample, parse(truth_text(sample, fmt), fmt))
+        text, written_as = truth_text(sample, fmt)
+        yield score_sample(sample, parse(text, written_as))

@@ -1,6 +1,13 @@
 """Pure per-sample scorers, aggregate metrics and the BFCL-exact AST checker (no I/O)."""
 
-from redline.metrics.aggregate import METRIC_NAMES, MetricValue, accuracy, error_counts, metric, summarize
+from redline.metrics.aggregate import (
+    METRIC_NAMES,
+    MetricValue,
+    accuracy,
+    error_counts,
+    metric,
+    summarize,
+)
 from redline.metrics.bfcl import Verdict, check, standardise
 from redline.metrics.scorers import SCORERS, score_sample
 

@@ -9,9 +9,7 @@ Pure functions; no I/O. Java and JavaScript type conversion is not implemented y
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from redline.records import ErrorType, ToolCall
 
@@ -47,7 +45,7 @@ PYTHON_TYPES: dict[str, type] = {
 }
 _NESTED_CHECKED = ("array", "tuple")
 _FLOAT_TYPES = ("float", "number")
-_STANDARDISE = re.compile(r"[ ,./\-_*^]")
+_STANDARDISE_DROP = str.maketrans("", "", " ,./-_*^")
 
 # Official error_type strings mapped onto redline's closed enum.
 _ERROR_MAP: dict[str, ErrorType] = {
@@ -59,8 +57,7 @@ _ERROR_MAP: dict[str, ErrorType] = {
 }
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     """The checker's answer: ``valid``, redline's ``error_type``, BFCL's own error string."""
 
     valid: bool
@@ -70,14 +67,19 @@ class Verdict:
 
 
 _OK = Verdict(True)
+_ABSENT = object()
+_KINDS: dict[str, ErrorType] = {}
 
 
 def _fail(bfcl_error_type: str, detail: str) -> Verdict:
-    suffix = bfcl_error_type.split(":")[-1]
-    if bfcl_error_type.startswith("type_error"):
-        kind = ErrorType.type_error
-    else:
-        kind = _ERROR_MAP.get(suffix, ErrorType.value_error)
+    kind = _KINDS.get(bfcl_error_type)
+    if kind is None:
+        suffix = bfcl_error_type.split(":")[-1]
+        if bfcl_error_type.startswith("type_error"):
+            kind = ErrorType.type_error
+        else:
+            kind = _ERROR_MAP.get(suffix, ErrorType.value_error)
+        _KINDS[bfcl_error_type] = kind
     return Verdict(False, kind, detail, bfcl_error_type)
 
 
@@ -87,7 +89,7 @@ class InvalidEntry(ValueError):
 
 def standardise(text: str) -> str:
     """BFCL's string normalisation: drop spaces and ``,./-_*^``, lower-case, ' becomes "."""
-    return _STANDARDISE.sub("", text).lower().replace("'", '"')
+    return text.translate(_STANDARDISE_DROP).lower().replace("'", '"')
 
 
 def _std_items(values: Any) -> list[Any]:
@@ -112,7 +114,12 @@ def _answer_type(options: Any) -> type | None:
 
 def _type_check(value: Any, options: Any, expected: type, nested: type | None) -> tuple[bool, bool]:
     """Return (type is acceptable, value counts as a variable)."""
-    answer_type = _answer_type(options)
+    return _type_check_known(value, options, expected, nested, _answer_type(options))
+
+
+def _type_check_known(
+    value: Any, options: Any, expected: type, nested: type | None, answer_type: type | None
+) -> tuple[bool, bool]:
     # A value typed like the answer rather than the schema is a "variable": BFCL records
     # variables as strings in possible answers and then compares them as plain values.
     variable = answer_type is not None and answer_type is not expected
@@ -120,30 +127,14 @@ def _type_check(value: Any, options: Any, expected: type, nested: type | None) -
         if nested is None:
             return True, variable
         for option in options:
-            if type(option) is list and not all(_type_check(v, option, nested, None)[0] for v in value):
+            if type(option) is list and not all(
+                _type_check(v, option, nested, None)[0] for v in value
+            ):
                 continue
             return True, variable
     if answer_type is not None and type(value) is answer_type:
         return type(value) is not expected, True
     return False, variable
-
-
-def _nested_failed(value: Any, expected: type, nested: type | None) -> bool:
-    return nested is not None and type(value) is expected
-
-
-def _check_string(param: str, value: str, options: Any) -> Verdict:
-    accepted = [standardise(o) for o in options if type(o) is str]
-    if standardise(value) not in accepted:
-        return _fail("value_error:string", f"{param}={value!r} not among {options!r}")
-    return _OK
-
-
-def _check_list(param: str, value: list, options: Any) -> Verdict:
-    accepted = [_std_items(option) for option in _indexable(options)]
-    if _std_items(value) not in accepted:
-        return _fail("value_error:list/tuple", f"{param}={value!r} not among {options!r}")
-    return _OK
 
 
 def _check_dict(param: str, value: dict, options: Any) -> Verdict:
@@ -195,70 +186,151 @@ def _schema_type(param: str, details: Any) -> str:
     return name
 
 
-def _check_call(
-    function: dict, call: dict[str, Any], answer: dict[str, Any], underscore_to_dot: bool
-) -> Verdict:
-    """One call against one function doc and one ``{name: {param: options}}`` answer."""
-    if not isinstance(function, dict) or "name" not in function:
-        raise InvalidEntry("the answer names a function that is not offered")
-    expected_params = next(iter(answer.values()))
-    name = function["name"]
-    parameters = function.get("parameters") or {}
-    properties = parameters.get("properties", {})
-    required = parameters.get("required", [])
-    if underscore_to_dot and "." in name:
-        # Models whose API forbids dots are prompted with underscores instead.
-        name = name.replace(".", "_")
-    if name not in call:
-        return _fail("simple_function_checker:wrong_func_name", f"expected a call to {name!r}")
-    args = call[name]
-    for param in required:
-        if param not in args:
-            return _fail("simple_function_checker:missing_required", f"missing {param!r}")
+class _ParamRule:
+    """What checking one answer parameter needs, worked out once per entry."""
 
-    for param, value in args.items():
-        if param not in properties or param not in expected_params:
-            return _fail("simple_function_checker:unexpected_param", f"unexpected {param!r}")
-        type_name = _schema_type(param, properties[param])
-        expected = PYTHON_TYPES[type_name]
+    __slots__ = (
+        "type_name",
+        "expected",
+        "nested",
+        "options",
+        "answer_type",
+        "variable",
+        "to_list",
+        "to_float",
+        "kind",
+        "accepted",
+        "_std",
+    )
+
+    def __init__(self, param: str, details: Any, options: Any) -> None:
+        self.type_name = type_name = _schema_type(param, details)
+        self.expected = expected = PYTHON_TYPES[type_name]
         nested = None
         if type_name in _NESTED_CHECKED:
-            nested = PYTHON_TYPES[_schema_type(f"{param}[]", properties[param].get("items"))]
-        if type_name == "tuple" and type(value) is tuple:
-            value = list(value)
-        if type_name in _FLOAT_TYPES and type(value) is int:
-            value = float(value)
+            nested = PYTHON_TYPES[_schema_type(f"{param}[]", details.get("items"))]
+        self.nested = nested
+        self.options = options
+        self.answer_type = answer_type = _answer_type(options)
+        # Whether a value of the schema's own type still counts as a variable (see _type_check).
+        self.variable = answer_type is not None and answer_type is not expected
+        self.to_list = type_name == "tuple"
+        self.to_float = type_name in _FLOAT_TYPES
+        if expected is str:
+            self.kind = "str"
+            drop = _STANDARDISE_DROP
+            self.accepted = frozenset(
+                o.translate(drop).lower().replace("'", '"') for o in options if type(o) is str
+            )
+        elif expected is dict:
+            self.kind = "dict"
+        elif expected is list:
+            self.kind = "list_dict" if nested is dict else "list"
+        else:
+            self.kind = "plain"
+        self._std: list[Any] | None = None
 
-        options = expected_params[param]
-        ok, variable = _type_check(value, options, expected, nested)
-        if not ok:
-            answer_type = _answer_type(options)
-            nested_error = _nested_failed(value, expected, nested) and type(value) is answer_type
-            kind = "type_error:nested" if nested_error else "type_error:simple"
-            return _fail(kind, f"{param}={value!r}: expected {type_name}")
+    def standardised_options(self) -> list[Any]:
+        # Built on first use: BFCL only walks list answers when it gets this far.
+        if self._std is None:
+            self._std = [_std_items(option) for option in _indexable(self.options)]
+        return self._std
 
-        if not variable:
-            if expected is dict:
-                verdict = _check_dict(param, value, options)
-            elif expected is list and nested is dict:
-                verdict = _check_list_of_dicts(param, value, options)
-            elif expected is str:
-                verdict = _check_string(param, value, options)
-            elif expected is list:
-                verdict = _check_list(param, value, options)
+
+class _CallRule:
+    """One answer ``{name: {param: options}}`` with its function doc, checked against calls."""
+
+    def __init__(self, function: Any, answer: dict[str, Any], underscore_to_dot: bool) -> None:
+        if not isinstance(function, dict) or "name" not in function:
+            raise InvalidEntry("the answer names a function that is not offered")
+        self.expected_params = next(iter(answer.values()))
+        name = function["name"]
+        parameters = function.get("parameters") or {}
+        self.properties = parameters.get("properties", {})
+        self.required = parameters.get("required", [])
+        if underscore_to_dot and "." in name:
+            # Models whose API forbids dots are prompted with underscores instead.
+            name = name.replace(".", "_")
+        self.name = name
+        self.must_give = [p for p, options in self.expected_params.items() if "" not in options]
+        # Parameters both the schema and the answer know; rules are built on first use.
+        self._allowed: dict[str, _ParamRule | None] = {
+            p: None for p in self.expected_params if p in self.properties
+        }
+
+    def param(self, param: str) -> _ParamRule:
+        # A parameter whose rule cannot be built raises here each time a call gives it, as in BFCL.
+        rule = self._allowed[param] = _ParamRule(
+            param, self.properties[param], self.expected_params[param]
+        )
+        return rule
+
+    def check(self, call: dict[str, Any]) -> Verdict:
+        name = self.name
+        if name not in call:
+            return _fail("simple_function_checker:wrong_func_name", f"expected a call to {name!r}")
+        args = call[name]
+        for param in self.required:
+            if param not in args:
+                return _fail("simple_function_checker:missing_required", f"missing {param!r}")
+
+        allowed = self._allowed
+        for param, value in args.items():
+            rule = allowed.get(param, _ABSENT)
+            if rule is _ABSENT:
+                return _fail("simple_function_checker:unexpected_param", f"unexpected {param!r}")
+            if rule is None:
+                rule = self.param(param)
+            value_type = type(value)
+            if value_type is rule.expected and rule.nested is None:
+                ok, variable = True, rule.variable
             else:
-                verdict = None
-            if verdict is not None:
-                if not verdict.valid:
-                    return verdict
-                continue
-        if value not in options:
-            return _fail("value_error:others", f"{param}={value!r} not among {options!r}")
+                if rule.to_list and value_type is tuple:
+                    value, value_type = list(value), list
+                elif rule.to_float and value_type is int:
+                    value, value_type = float(value), float
+                ok, variable = _type_check_known(
+                    value, rule.options, rule.expected, rule.nested, rule.answer_type
+                )
+            if not ok:
+                nested_error = rule.nested is not None and value_type is rule.expected
+                kind = (
+                    "type_error:nested"
+                    if nested_error and value_type is rule.answer_type
+                    else "type_error:simple"
+                )
+                return _fail(kind, f"{param}={value!r}: expected {rule.type_name}")
 
-    for param, options in expected_params.items():
-        if param not in args and "" not in options:
-            return _fail("simple_function_checker:missing_optional", f"missing {param!r}")
-    return _OK
+            if not variable:
+                kind = rule.kind
+                if kind == "str":
+                    if (
+                        value.translate(_STANDARDISE_DROP).lower().replace("'", '"')
+                        not in rule.accepted
+                    ):
+                        return _fail("value_error:string", f"{param}={value!r} not accepted")
+                    continue
+                if kind == "list":
+                    if _std_items(value) not in rule.standardised_options():
+                        return _fail("value_error:list/tuple", f"{param}={value!r} not accepted")
+                    continue
+                if kind == "dict":
+                    verdict = _check_dict(param, value, rule.options)
+                elif kind == "list_dict":
+                    verdict = _check_list_of_dicts(param, value, rule.options)
+                else:
+                    verdict = None
+                if verdict is not None:
+                    if not verdict.valid:
+                        return verdict
+                    continue
+            if value not in rule.options:
+                return _fail("value_error:others", f"{param}={value!r} not accepted")
+
+        for param in self.must_give:
+            if param not in args:
+                return _fail("simple_function_checker:missing_optional", f"missing {param!r}")
+        return _OK
 
 
 def _find_function(functions: Any, name: str) -> dict | None:
@@ -269,45 +341,152 @@ def _find_function(functions: Any, name: str) -> dict | None:
 
 def _as_decoded(calls: Any) -> list[dict[str, Any]] | None:
     """Calls in BFCL's decoded form, or None when they are not a list of one-key call dicts."""
-    if not isinstance(calls, list):
+    if type(calls) is not list:
         return None
+    for call in calls:
+        if type(call) is not dict:
+            break
+        if len(call) != 1:
+            return None
+        for args in call.values():
+            if type(args) is not dict:
+                return None
+    else:
+        return calls
     out = []
     for call in calls:
         if isinstance(call, ToolCall):
-            out.append(call.to_bfcl())
-        elif isinstance(call, dict) and len(call) == 1 and isinstance(next(iter(call.values())), dict):
+            out.append({call.name: call.arguments})
+        elif type(call) is dict and len(call) == 1 and type(next(iter(call.values()))) is dict:
             out.append(call)
         else:
             return None
     return out
 
 
-def _parallel(functions: Any, calls: list, answers: list, underscore_to_dot: bool) -> Verdict:
-    if len(calls) != len(answers):
-        return _fail("parallel_function_checker_no_order:wrong_count", "wrong number of calls")
-    used: set[int] = set()
-    for i, answer in enumerate(answers):
-        function = _find_function(functions, next(iter(answer)))
-        attempts: list[Verdict] = []
-        # Greedy, as BFCL does: each answer takes the first unused call that satisfies it.
-        for index, call in enumerate(calls):
-            if index in used:
-                continue
-            verdict = _check_call(function, call, answer, underscore_to_dot)
-            if verdict.valid:
-                used.add(index)
-                break
-            attempts.append(verdict)
-        else:
-            named = [v for v in attempts if v.error_type is not ErrorType.wrong_function]
-            closest = (named or attempts)[0]
+class BFCLChecker:
+    """One BFCL entry compiled for checking many outputs (a GRPO group, several checkpoints).
+
+    ``functions`` and ``possible_answer`` are exactly as in BFCL's data files and must not be
+    changed while the checker is in use. The checker mode comes from ``category`` (a BFCL
+    category name) or ``mode``. :meth:`check` gives the official checker's verdict and never
+    raises: a malformed entry gives ``error_type`` ``invalid_sample``.
+    """
+
+    def __init__(
+        self,
+        functions: Any,
+        possible_answer: list[dict[str, Any]],
+        category: str | None = None,
+        *,
+        mode: Mode | None = None,
+        underscore_to_dot: bool = False,
+    ) -> None:
+        if mode is None:
+            if category not in CATEGORY_MODE:
+                known = ", ".join(sorted(CATEGORY_MODE))
+                raise ValueError(f"unknown BFCL category {category!r}; known: {known}")
+            mode = CATEGORY_MODE[category]
+        self.functions = functions
+        self.possible_answer = possible_answer
+        self.mode = mode
+        self.underscore_to_dot = underscore_to_dot
+        answers_ok = isinstance(possible_answer, list) and bool(possible_answer)
+        self._broken = (
+            None if answers_ok else InvalidEntry("possible_answer must be a non-empty list")
+        )
+        self._wanted = len(possible_answer) if mode != "simple" and answers_ok else 1
+        self._rules: list[_CallRule | Exception | None] = [None] * (
+            self._wanted if answers_ok else 0
+        )
+
+    def _rule(self, index: int) -> _CallRule:
+        # Built on first use, so a broken answer only matters once BFCL would reach it.
+        rule = self._rules[index]
+        if type(rule) is _CallRule:
+            return rule
+        if rule is None:
+            try:
+                answer = self.possible_answer[index]
+                if self.mode == "simple":
+                    # BFCL's simple categories check the first function doc, whatever its name.
+                    functions = self.functions
+                    function = functions[0] if isinstance(functions, list) else functions
+                else:
+                    function = _find_function(self.functions, next(iter(answer)))
+                rule = _CallRule(function, answer, self.underscore_to_dot)
+            except (
+                InvalidEntry,
+                AttributeError,
+                KeyError,
+                TypeError,
+                IndexError,
+                StopIteration,
+            ) as exc:
+                rule = exc
+            self._rules[index] = rule
+        if isinstance(rule, Exception):
+            raise rule
+        return rule
+
+    def check(self, calls: Any) -> Verdict:
+        """Check model ``calls``: a list of :class:`ToolCall` or ``[{name: {arg: value}}]``."""
+        decoded = _as_decoded(calls)
+        if decoded is None:
             return Verdict(
                 False,
-                closest.error_type,
-                f"no call matches answer {i}: {closest.detail}",
-                "parallel_function_checker_no_order:cannot_find_match",
+                ErrorType.decode_failed,
+                "not a list of calls",
+                "ast_decoder:decoder_wrong_output_format",
             )
-    return _OK
+        try:
+            if self._broken is not None:
+                raise self._broken
+            if self.mode == "parallel":
+                return self._parallel(decoded)
+            if len(decoded) != self._wanted:
+                return _fail(f"{self.mode}_function_checker:wrong_count", "wrong number of calls")
+            rule = self._rules[0]
+            if type(rule) is not _CallRule:
+                rule = self._rule(0)
+            return rule.check(decoded[0])
+        except (
+            InvalidEntry,
+            AttributeError,
+            KeyError,
+            TypeError,
+            IndexError,
+            StopIteration,
+        ) as exc:
+            detail = f"cannot check this entry: {type(exc).__name__}: {exc}"
+            return Verdict(False, ErrorType.invalid_sample, detail, "invalid_entry")
+
+    def _parallel(self, calls: list[dict[str, Any]]) -> Verdict:
+        if len(calls) != self._wanted:
+            return _fail("parallel_function_checker_no_order:wrong_count", "wrong number of calls")
+        used: set[int] = set()
+        for i in range(self._wanted):
+            rule = self._rule(i)
+            attempts: list[Verdict] = []
+            # Greedy, as BFCL does: each answer takes the first unused call that satisfies it.
+            for index, call in enumerate(calls):
+                if index in used:
+                    continue
+                verdict = rule.check(call)
+                if verdict.valid:
+                    used.add(index)
+                    break
+                attempts.append(verdict)
+            else:
+                named = [v for v in attempts if v.error_type is not ErrorType.wrong_function]
+                closest = (named or attempts)[0]
+                return Verdict(
+                    False,
+                    closest.error_type,
+                    f"no call matches answer {i}: {closest.detail}",
+                    "parallel_function_checker_no_order:cannot_find_match",
+                )
+        return _OK
 
 
 def check(
@@ -319,39 +498,14 @@ def check(
     mode: Mode | None = None,
     underscore_to_dot: bool = False,
 ) -> Verdict:
-    """Check ``calls`` against a BFCL entry, as the official AST checker would.
+    """Check ``calls`` against one BFCL entry, as the official AST checker would.
 
-    ``functions`` and ``possible_answer`` are exactly as in BFCL's data files; ``calls`` is a
-    list of :class:`ToolCall` or BFCL's decoded form ``[{name: {arg: value}}]``. The checker mode
-    comes from ``category`` (a BFCL category name) or ``mode``. A malformed entry gives a verdict
-    with ``error_type`` ``invalid_sample``; this function does not raise on bad input.
+    A one-off :class:`BFCLChecker`; build the checker yourself to check many outputs of one entry.
     """
-    if mode is None:
-        if category not in CATEGORY_MODE:
-            known = ", ".join(sorted(CATEGORY_MODE))
-            raise ValueError(f"unknown BFCL category {category!r}; known: {known}")
-        mode = CATEGORY_MODE[category]
-    decoded = _as_decoded(calls)
-    if decoded is None:
-        return Verdict(
-            False, ErrorType.decode_failed, "not a list of calls", "ast_decoder:decoder_wrong_output_format"
-        )
-    try:
-        if not isinstance(possible_answer, list) or not possible_answer:
-            raise InvalidEntry("possible_answer must be a non-empty list")
-        if mode == "parallel":
-            return _parallel(functions, decoded, possible_answer, underscore_to_dot)
-        wanted = len(possible_answer) if mode == "multiple" else 1
-        if len(decoded) != wanted:
-            return _fail(f"{mode}_function_checker:wrong_count", "wrong number of calls")
-        if mode == "multiple":
-            function = _find_function(functions, next(iter(possible_answer[0])))
-        else:
-            # BFCL's simple categories check against the first function doc, whatever its name.
-            function = functions[0] if isinstance(functions, list) else functions
-        return _check_call(function, decoded[0], possible_answer[0], underscore_to_dot)
-    except (InvalidEntry, AttributeError, KeyError, TypeError, IndexError, StopIteration) as exc:
-        return Verdict(False, ErrorType.invalid_sample, f"cannot check this entry: {exc}", "invalid_entry")
+    checker = BFCLChecker(
+        functions, possible_answer, category, mode=mode, underscore_to_dot=underscore_to_dot
+    )
+    return checker.check(calls)
 
 
 def ground_truth_calls(
@@ -388,4 +542,18 @@ def _first_options(value: Any) -> Any:
         return {k: v[0] for k, v in firsts.items() if v}
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         return [_first_options(v) for v in value]
+    return value
+
+
+def answer_from_calls(calls: list[ToolCall]) -> list[dict[str, Any]]:
+    """BFCL's possible-answer form accepting exactly ``calls`` (inverse of ground_truth_calls)."""
+    return [{c.name: {k: [_as_options(v)] for k, v in c.arguments.items()}} for c in calls]
+
+
+def _as_options(value: Any) -> Any:
+    # Dict answers hold option lists per key, one level down (list-of-dict answers likewise).
+    if isinstance(value, dict):
+        return {k: [v] for k, v in value.items()}
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return [_as_options(v) for v in value]
     return value

@@ -16,7 +16,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from redline.metrics.bfcl import CATEGORY_MODE, Verdict, check
+from redline.metrics.bfcl import CATEGORY_MODE, Verdict, answer_from_calls, check
 from redline.records import (
     Completion,
     ErrorType,
@@ -36,14 +36,20 @@ _WS = re.compile(r"\s+")
 
 
 def _bool(ok: bool, error: ErrorType | None = None, detail: str = "") -> Score:
-    return Score(value=1.0 if ok else 0.0, error_type=None if ok else error, detail="" if ok else detail)
+    return Score(
+        value=1.0 if ok else 0.0, error_type=None if ok else error, detail="" if ok else detail
+    )
 
 
 def call_failure(completion: Completion) -> tuple[ErrorType, str] | None:
     """Why a completion holds no usable call, or None when it holds at least one."""
     error = completion.parse_error
     if error is not None:
-        kind = ErrorType.no_call if error.kind in (ParseErrorKind.empty, ParseErrorKind.no_call) else ErrorType.decode_failed
+        kind = (
+            ErrorType.no_call
+            if error.kind in (ParseErrorKind.empty, ParseErrorKind.no_call)
+            else ErrorType.decode_failed
+        )
         return kind, error.message
     if not completion.calls:
         return ErrorType.no_call, "the output holds no call"
@@ -51,7 +57,9 @@ def call_failure(completion: Completion) -> tuple[ErrorType, str] | None:
 
 
 def _needs_calls(sample: Sample) -> bool:
-    return sample.expect == "calls" and (sample.expected is not None or sample.possible_answer is not None)
+    return sample.expect == "calls" and (
+        sample.expected is not None or sample.possible_answer is not None
+    )
 
 
 # --- parse ---------------------------------------------------------------------------------
@@ -109,20 +117,54 @@ def _value_key(value: Any, semantic: bool) -> str:
     return canonical_json(value)
 
 
-def _gold_pairs(sample: Sample, semantic: bool) -> list[tuple[tuple[str, str], set[str], bool]]:
-    """(call name, parameter) keys with their accepted value keys and whether they are optional."""
+def _matches(value: Any, options: list[Any], semantic: bool) -> bool:
+    """Whether ``value`` is one of an answer's accepted ``options``. Dict answers hold option
+    lists per key (one level down), as in BFCL; a key whose options include "" may be left out."""
+    key = _value_key(value, semantic)
+    for option in options:
+        if option == "":
+            # "" marks "may be left out"; it also matches a literal empty string.
+            if value == "":
+                return True
+            continue
+        if isinstance(option, dict) and isinstance(value, dict):
+            if _dict_matches(value, option, semantic):
+                return True
+        elif (
+            isinstance(option, list)
+            and isinstance(value, list)
+            and option
+            and all(isinstance(o, dict) for o in option)
+        ):
+            if len(option) == len(value) and all(
+                isinstance(v, dict) and _dict_matches(v, o, semantic)
+                for v, o in zip(value, option, strict=True)
+            ):
+                return True
+        elif _value_key(option, semantic) == key:
+            return True
+    return False
+
+
+def _dict_matches(value: dict, option: dict, semantic: bool) -> bool:
+    for k, v in value.items():
+        accepted = option.get(k)
+        if not isinstance(accepted, list) or not _matches(v, accepted, semantic):
+            return False
+    return all(k in value or (isinstance(opts, list) and "" in opts) for k, opts in option.items())
+
+
+def _gold_pairs(sample: Sample) -> list[tuple[tuple[str, str], list[Any], bool]]:
+    """(call name, parameter) keys with their accepted values and whether they are optional."""
+    answer = sample.possible_answer
+    if answer is None:
+        answer = answer_from_calls(sample.expected or [])
     pairs = []
-    if sample.possible_answer is not None:
-        for item in sample.possible_answer:
-            ((name, params),) = item.items()
-            for param, options in params.items():
-                options = options if isinstance(options, list) else [options]
-                accepted = {_value_key(o, semantic) for o in options if o != ""}
-                pairs.append(((name, param), accepted, "" in options))
-    else:
-        for call in sample.expected or []:
-            for param, value in call.arguments.items():
-                pairs.append(((call.name, param), {_value_key(value, semantic)}, False))
+    for item in answer:
+        ((name, params),) = item.items()
+        for param, options in params.items():
+            options = options if isinstance(options, list) else [options]
+            pairs.append(((name, param), options, "" in options))
     return pairs
 
 
@@ -130,13 +172,13 @@ def pair_f1(sample: Sample, calls: list[ToolCall], semantic: bool) -> float:
     """F1 of (function, parameter, value) pairs, pooled over the sample's calls (micro within a
     sample). A value matches when it is among the answer's accepted values. Optional answer
     parameters count only when the model supplies them. Both sides empty: 1 when names match."""
-    gold = _gold_pairs(sample, semantic)
-    predicted = [((c.name, p), _value_key(v, semantic)) for c in calls for p, v in c.arguments.items()]
+    gold = _gold_pairs(sample)
+    predicted = [((c.name, p), v) for c in calls for p, v in c.arguments.items()]
     used = [False] * len(gold)
     true_pos = optional_hits = 0
     for key, value in predicted:
         for i, (gold_key, accepted, optional) in enumerate(gold):
-            if not used[i] and gold_key == key and value in accepted:
+            if not used[i] and gold_key == key and _matches(value, accepted, semantic):
                 used[i] = True
                 true_pos += 1
                 optional_hits += optional
@@ -198,7 +240,9 @@ def schema_hit(sample: Sample, completion: Completion) -> Score:
             return _bool(False, ErrorType.wrong_function, f"{call.name!r} is not an offered tool")
         problems = tool.problems()
         if problems:
-            return Score(value=None, error_type=ErrorType.invalid_sample, detail="; ".join(problems))
+            return Score(
+                value=None, error_type=ErrorType.invalid_sample, detail="; ".join(problems)
+            )
         missing = [p for p in tool.required if p not in call.arguments]
         if missing:
             return _bool(False, ErrorType.missing_required, f"{call.name}: missing {missing}")
@@ -219,7 +263,9 @@ def exec_ok(sample: Sample, completion: Completion) -> Score:
             return _bool(False, ErrorType.wrong_function, f"{call.name!r} is not an offered tool")
         problems = tool.problems()
         if problems:
-            return Score(value=None, error_type=ErrorType.invalid_sample, detail="; ".join(problems))
+            return Score(
+                value=None, error_type=ErrorType.invalid_sample, detail="; ".join(problems)
+            )
         schema = tool.json_schema()
         try:
             errors = list(Draft202012Validator(schema).iter_errors(call.arguments))
@@ -248,12 +294,15 @@ def ast_verdict(sample: Sample, completion: Completion) -> Verdict | None:
     failure = call_failure(completion)
     if failure:
         return Verdict(False, failure[0], failure[1])
+    if sample.bfcl_category is not None and sample.bfcl_category not in CATEGORY_MODE:
+        reason = f"BFCL AST checking of {sample.bfcl_category} (Java/JS types) is not implemented"
+        return Verdict(False, ErrorType.unsupported, reason)
     functions = [t.model_dump() for t in sample.tools]
     if sample.bfcl_category in CATEGORY_MODE and sample.possible_answer is not None:
         return check(functions, completion.calls, sample.possible_answer, sample.bfcl_category)
     answer = sample.possible_answer
     if answer is None:
-        answer = [{c.name: {k: [v] for k, v in c.arguments.items()}} for c in sample.expected or []]
+        answer = answer_from_calls(sample.expected or [])
     mode = "parallel" if len(answer) > 1 else "multiple"
     return check(functions, completion.calls, answer, mode=mode)
 
@@ -263,7 +312,7 @@ def ast_match(sample: Sample, completion: Completion) -> Score:
     verdict = ast_verdict(sample, completion)
     if verdict is None:
         return NOT_APPLICABLE
-    if verdict.error_type is ErrorType.invalid_sample:
+    if verdict.error_type in (ErrorType.invalid_sample, ErrorType.unsupported):
         return Score(value=None, error_type=verdict.error_type, detail=verdict.detail)
     return _bool(verdict.valid, verdict.error_type, verdict.detail)
 
@@ -274,7 +323,9 @@ def irrelevance(sample: Sample, completion: Completion) -> Score:
     if sample.expect != "no_call":
         return NOT_APPLICABLE
     called = bool(completion.calls)
-    return _bool(not called, ErrorType.unexpected_call, f"called {[c.name for c in completion.calls]}")
+    return _bool(
+        not called, ErrorType.unexpected_call, f"called {[c.name for c in completion.calls]}"
+    )
 
 
 def relevance(sample: Sample, completion: Completion) -> Score:
@@ -326,7 +377,9 @@ def run_scorer(scorer: Scorer, sample: Sample, completion: Completion) -> Score:
     try:
         return scorer(sample, completion)
     except Exception as exc:  # noqa: BLE001 - a scorer bug must not end the run
-        return Score(value=None, error_type=ErrorType.scorer_error, detail=f"{type(exc).__name__}: {exc}")
+        return Score(
+            value=None, error_type=ErrorType.scorer_error, detail=f"{type(exc).__name__}: {exc}"
+        )
 
 
 def score_sample(
@@ -337,5 +390,9 @@ def score_sample(
     scores = {name: run_scorer(fn, sample, completion) for name, fn in scorers.items()}
     error_type, detail = primary_error(sample, scores)
     return SampleRecord(
-        sample=sample, completion=completion, scores=scores, error_type=error_type, error_detail=detail
+        sample=sample,
+        completion=completion,
+        scores=scores,
+        error_type=error_type,
+        error_detail=detail,
     )

@@ -65,7 +65,9 @@ def _pick(rng: random.Random, calls: Decoded) -> tuple[dict[str, Any], str] | No
     return rng.choice(spots) if spots else None
 
 
-def mutations(entry: dict[str, Any], functions: list[dict[str, Any]]) -> Iterator[tuple[str, Decoded]]:
+def mutations(
+    entry: dict[str, Any], functions: list[dict[str, Any]]
+) -> Iterator[tuple[str, Decoded]]:
     """Yield ``(kind, calls)`` pairs: the ground truth, then mutated versions of it."""
     base = truth(entry)
     rng = random.Random(zlib.crc32(entry["id"].encode()))
@@ -122,6 +124,13 @@ def mutations(entry: dict[str, Any], functions: list[dict[str, Any]]) -> Iterato
     calls[0] = {name + "_v2": calls[0][name]}
     yield "rename_function", calls
 
+    # Function names are matched exactly: a change of case is a different function.
+    calls = copy.deepcopy(base)
+    name = next(iter(calls[-1]))
+    swapped = name.swapcase() if name.swapcase() != name else name + "X"
+    calls[-1] = {swapped: calls[-1][name]}
+    yield "function_name_case", calls
+
     others = [f["name"] for f in functions if f.get("name") not in base[0]]
     if others:
         calls = copy.deepcopy(base)
@@ -148,9 +157,9 @@ def _alternative_answer(
         for i, item in enumerate(possible_answer)
         for params in item.values()
         for param, options in params.items()
-        if isinstance(options, list) and len([o for o in options if o != ""]) > 1 or (
-            isinstance(options, list) and options[:1] == [""] and len(options) > 1
-        )
+        if isinstance(options, list)
+        and len([o for o in options if o != ""]) > 1
+        or (isinstance(options, list) and options[:1] == [""] and len(options) > 1)
     ]
     if not spots:
         return None
@@ -158,7 +167,9 @@ def _alternative_answer(
     calls = copy.deepcopy(base)
     choices = [o for o in options if o != ""]
     value = choices[-1]
-    if isinstance(value, dict) or (isinstance(value, list) and value and isinstance(value[0], dict)):
+    if isinstance(value, dict) or (
+        isinstance(value, list) and value and isinstance(value[0], dict)
+    ):
         return None
     next(iter(calls[i].values()))[param] = value
     return calls

@@ -34,7 +34,9 @@ AST_CATEGORIES = (
     "live_parallel",
     "live_parallel_multiple",
 )
-PYTHON_AST_CATEGORIES = tuple(c for c in AST_CATEGORIES if c not in ("simple_java", "simple_javascript"))
+PYTHON_AST_CATEGORIES = tuple(
+    c for c in AST_CATEGORIES if c not in ("simple_java", "simple_javascript")
+)
 RELEVANCE_CATEGORIES = ("irrelevance", "live_irrelevance", "live_relevance")
 SINGLE_TURN_CATEGORIES = AST_CATEGORIES + RELEVANCE_CATEGORIES
 EXPECTATION: dict[str, Expectation] = {
@@ -49,7 +51,7 @@ class BFCLDataError(RuntimeError):
 
 
 def bfcl_data_dir(override: str | os.PathLike | None = None) -> Path:
-    """The BFCL data folder: ``override``, else ``$REDLINE_BFCL_DATA``, else the bfcl-eval package's."""
+    """The BFCL data folder: ``override``, else ``$REDLINE_BFCL_DATA``, else bfcl-eval's own."""
     if override is not None or os.environ.get(ENV_VAR):
         path = Path(override if override is not None else os.environ[ENV_VAR])
         source = "--bfcl-data" if override is not None else f"${ENV_VAR}"
@@ -93,10 +95,14 @@ def load_entries(category: str, data_dir: str | os.PathLike | None = None) -> li
     name = f"BFCL_{VERSION}_{category}.json"
     entries = _read_jsonl(root / name)
     if category in AST_CATEGORIES:
-        answers = {row["id"]: row["ground_truth"] for row in _read_jsonl(root / "possible_answer" / name)}
+        answers = {
+            row["id"]: row["ground_truth"] for row in _read_jsonl(root / "possible_answer" / name)
+        }
         for entry in entries:
             if entry["id"] not in answers:
-                raise BFCLDataError(f"{root / 'possible_answer' / name}: no answer for {entry['id']}")
+                raise BFCLDataError(
+                    f"{root / 'possible_answer' / name}: no answer for {entry['id']}"
+                )
             entry["ground_truth"] = answers[entry["id"]]
     return entries
 

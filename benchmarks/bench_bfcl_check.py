@@ -1,0 +1,93 @@
+"""Throughput of redline's BFCL checker against the official bfcl-eval checker, same process,
+same inputs: every entry of the eight Python AST categories, each checked against its ground
+truth and its mutations (about 11 outputs per entry, as when scoring a GRPO group or several
+checkpoints). redline compiles each entry once per pass (BFCLChecker), inside the timing; the
+one-off `check()` that recompiles for every output is timed too.
+
+Prints checks/s for each and the ratios; the target is redline >= 2x official.
+Run: make bench   (or .venv/bin/python benchmarks/bench_bfcl_check.py --repeats 5)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+from redline.metrics.bfcl import BFCLChecker, check
+from redline.suites.bfcl_cases import mutations
+from redline.suites.bfcl_data import PYTHON_AST_CATEGORIES, load_entries, load_official_checker
+
+
+def build_cases():
+    """One (functions, answer, category, [outputs]) group per entry."""
+    groups = []
+    for category in PYTHON_AST_CATEGORIES:
+        for entry in load_entries(category):
+            outputs = [calls for _, calls in mutations(entry, entry["function"])]
+            groups.append((entry["function"], entry["ground_truth"], category, outputs))
+    return groups
+
+
+def time_per_output(fn, groups) -> float:
+    start = time.perf_counter()
+    for functions, answer, category, outputs in groups:
+        for calls in outputs:
+            fn(functions, calls, answer, category)
+    return time.perf_counter() - start
+
+
+def time_compiled(groups) -> float:
+    start = time.perf_counter()
+    for functions, answer, category, outputs in groups:
+        checker = BFCLChecker(functions, answer, category)
+        for calls in outputs:
+            checker.check(calls)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="timed passes per checker (median reported)"
+    )
+    args = parser.parse_args()
+
+    official = load_official_checker()
+    from bfcl_eval.constants.enums import Language
+
+    def theirs(functions, calls, answer, category):
+        try:
+            return official.ast_checker(
+                functions, calls, answer, Language.PYTHON, category, "bench"
+            )
+        except Exception:  # noqa: BLE001 - counted as a failed check, as in the differential test
+            return None
+
+    groups = build_cases()
+    n = sum(len(g[3]) for g in groups)
+    times: dict[str, list[float]] = {"compiled": [], "one-off": [], "official": []}
+    # Interleave the passes so drift on the machine hits every checker alike.
+    for _ in range(args.repeats):
+        times["compiled"].append(time_compiled(groups))
+        times["one-off"].append(time_per_output(check, groups))
+        times["official"].append(time_per_output(theirs, groups))
+    rate = {k: n / statistics.median(v) for k, v in times.items()}
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"{platform.python_implementation()} {platform.python_version()}"
+    )
+    print(f"inputs: {len(groups)} entries, {n} outputs, {args.repeats} passes each (median)")
+    print(f"redline BFCLChecker (compile per entry): {rate['compiled']:10,.0f} checks/s")
+    print(f"redline check() (compile per output)   : {rate['one-off']:10,.0f} checks/s")
+    print(f"official ast_checker                   : {rate['official']:10,.0f} checks/s")
+    print(f"ratio BFCLChecker / official: {rate['compiled'] / rate['official']:.2f}x")
+    print(f"ratio check() / official    : {rate['one-off'] / rate['official']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

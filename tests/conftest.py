@@ -1,0 +1,19 @@
+"""Shared fixtures: BFCL data from the bfcl-eval package, and the official checker."""
+
+from __future__ import annotations
+
+import pytest
+
+from redline.suites import bfcl_data
+
+
+@pytest.fixture(scope="session")
+def official_checker():
+    return bfcl_data.load_official_checker()
+
+
+@pytest.fixture(scope="session")
+def python_language():
+    from bfcl_eval.constants.enums import Language
+
+    return Language.PYTHON
