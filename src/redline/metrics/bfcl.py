@@ -253,10 +253,20 @@ class _CallRule:
             name = name.replace(".", "_")
         self.name = name
         self.must_give = [p for p, options in self.expected_params.items() if "" not in options]
+        self._verdicts: dict[tuple[str, str], Verdict] = {}
         # Parameters both the schema and the answer know; rules are built on first use.
         self._allowed: dict[str, _ParamRule | None] = {
             p: None for p in self.expected_params if p in self.properties
         }
+
+    def _structural(self, kind: str, subject: str, template: str) -> Verdict:
+        # These verdicts depend only on the entry and a name: made once, then reused.
+        key = (kind, subject)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            verdict = _fail(f"simple_function_checker:{kind}", template.format(subject))
+            self._verdicts[key] = verdict
+        return verdict
 
     def param(self, param: str) -> _ParamRule:
         # A parameter whose rule cannot be built raises here each time a call gives it, as in BFCL.
@@ -268,17 +278,17 @@ class _CallRule:
     def check(self, call: dict[str, Any]) -> Verdict:
         name = self.name
         if name not in call:
-            return _fail("simple_function_checker:wrong_func_name", f"expected a call to {name!r}")
+            return self._structural("wrong_func_name", name, "expected a call to {!r}")
         args = call[name]
         for param in self.required:
             if param not in args:
-                return _fail("simple_function_checker:missing_required", f"missing {param!r}")
+                return self._structural("missing_required", param, "missing {!r}")
 
         allowed = self._allowed
         for param, value in args.items():
             rule = allowed.get(param, _ABSENT)
             if rule is _ABSENT:
-                return _fail("simple_function_checker:unexpected_param", f"unexpected {param!r}")
+                return self._structural("unexpected_param", param, "unexpected {!r}")
             if rule is None:
                 rule = self.param(param)
             value_type = type(value)
@@ -329,7 +339,7 @@ class _CallRule:
 
         for param in self.must_give:
             if param not in args:
-                return _fail("simple_function_checker:missing_optional", f"missing {param!r}")
+                return self._structural("missing_optional", param, "missing {!r}")
         return _OK
 
 
@@ -399,6 +409,12 @@ class BFCLChecker:
         self._rules: list[_CallRule | Exception | None] = [None] * (
             self._wanted if answers_ok else 0
         )
+        kind = (
+            "parallel_function_checker_no_order"
+            if mode == "parallel"
+            else f"{mode}_function_checker"
+        )
+        self._wrong_count = _fail(f"{kind}:wrong_count", "wrong number of calls")
 
     def _rule(self, index: int) -> _CallRule:
         # Built on first use, so a broken answer only matters once BFCL would reach it.
@@ -445,7 +461,7 @@ class BFCLChecker:
             if self.mode == "parallel":
                 return self._parallel(decoded)
             if len(decoded) != self._wanted:
-                return _fail(f"{self.mode}_function_checker:wrong_count", "wrong number of calls")
+                return self._wrong_count
             rule = self._rules[0]
             if type(rule) is not _CallRule:
                 rule = self._rule(0)
@@ -463,7 +479,7 @@ class BFCLChecker:
 
     def _parallel(self, calls: list[dict[str, Any]]) -> Verdict:
         if len(calls) != self._wanted:
-            return _fail("parallel_function_checker_no_order:wrong_count", "wrong number of calls")
+            return self._wrong_count
         used: set[int] = set()
         for i in range(self._wanted):
             rule = self._rule(i)
