@@ -46,6 +46,7 @@ PYTHON_TYPES: dict[str, type] = {
 _NESTED_CHECKED = ("array", "tuple")
 _FLOAT_TYPES = ("float", "number")
 _STANDARDISE_DROP = str.maketrans("", "", " ,./-_*^")
+_SEEN_LIMIT = 4096  # strings remembered per parameter of one entry
 
 # Official error_type strings mapped onto redline's closed enum.
 _ERROR_MAP: dict[str, ErrorType] = {
@@ -196,10 +197,12 @@ class _ParamRule:
         "options",
         "answer_type",
         "variable",
+        "flat_type",
         "to_list",
         "to_float",
         "kind",
         "accepted",
+        "seen",
         "_std",
     )
 
@@ -210,6 +213,8 @@ class _ParamRule:
         if type_name in _NESTED_CHECKED:
             nested = PYTHON_TYPES[_schema_type(f"{param}[]", details.get("items"))]
         self.nested = nested
+        # A value of exactly this type needs no further type checking.
+        self.flat_type = expected if nested is None else None
         self.options = options
         self.answer_type = answer_type = _answer_type(options)
         # Whether a value of the schema's own type still counts as a variable (see _type_check).
@@ -220,7 +225,7 @@ class _ParamRule:
             self.kind = "str"
             drop = _STANDARDISE_DROP
             self.accepted = frozenset(
-                o.translate(drop).lower().replace("'", '"') for o in options if type(o) is str
+                [o.translate(drop).lower().replace("'", '"') for o in options if type(o) is str]
             )
         elif expected is dict:
             self.kind = "dict"
@@ -228,6 +233,7 @@ class _ParamRule:
             self.kind = "list_dict" if nested is dict else "list"
         else:
             self.kind = "plain"
+        self.seen: dict[str, bool] = {}
         self._std: list[Any] | None = None
 
     def standardised_options(self) -> list[Any]:
@@ -253,6 +259,12 @@ class _CallRule:
             name = name.replace(".", "_")
         self.name = name
         self.must_give = [p for p, options in self.expected_params.items() if "" not in options]
+        # Set views let the common case (nothing missing) skip the per-name loops.
+        try:
+            self._required_set = frozenset(self.required)
+        except TypeError as exc:
+            raise InvalidEntry(f"'required' must list parameter names: {exc}") from exc
+        self._must_give_set = frozenset(self.must_give)
         self._verdicts: dict[tuple[str, str], Verdict] = {}
         # Parameters both the schema and the answer know; rules are built on first use.
         self._allowed: dict[str, _ParamRule | None] = {
@@ -280,9 +292,10 @@ class _CallRule:
         if name not in call:
             return self._structural("wrong_func_name", name, "expected a call to {!r}")
         args = call[name]
-        for param in self.required:
-            if param not in args:
-                return self._structural("missing_required", param, "missing {!r}")
+        if not self._required_set <= args.keys():
+            for param in self.required:
+                if param not in args:
+                    return self._structural("missing_required", param, "missing {!r}")
 
         allowed = self._allowed
         for param, value in args.items():
@@ -292,7 +305,7 @@ class _CallRule:
             if rule is None:
                 rule = self.param(param)
             value_type = type(value)
-            if value_type is rule.expected and rule.nested is None:
+            if value_type is rule.flat_type:
                 ok, variable = True, rule.variable
             else:
                 if rule.to_list and value_type is tuple:
@@ -314,10 +327,15 @@ class _CallRule:
             if not variable:
                 kind = rule.kind
                 if kind == "str":
-                    if (
-                        value.translate(_STANDARDISE_DROP).lower().replace("'", '"')
-                        not in rule.accepted
-                    ):
+                    # Outputs of one entry repeat their strings (a GRPO group, several
+                    # checkpoints): remember each string's verdict.
+                    accepted = rule.seen.get(value)
+                    if accepted is None:
+                        std = value.translate(_STANDARDISE_DROP).lower().replace("'", '"')
+                        accepted = std in rule.accepted
+                        if len(rule.seen) < _SEEN_LIMIT:
+                            rule.seen[value] = accepted
+                    if not accepted:
                         return _fail("value_error:string", f"{param}={value!r} not accepted")
                     continue
                 if kind == "list":
@@ -337,9 +355,10 @@ class _CallRule:
             if value not in rule.options:
                 return _fail("value_error:others", f"{param}={value!r} not accepted")
 
-        for param in self.must_give:
-            if param not in args:
-                return self._structural("missing_optional", param, "missing {!r}")
+        if not self._must_give_set <= args.keys():
+            for param in self.must_give:
+                if param not in args:
+                    return self._structural("missing_optional", param, "missing {!r}")
         return _OK
 
 
@@ -406,6 +425,7 @@ class BFCLChecker:
             None if answers_ok else InvalidEntry("possible_answer must be a non-empty list")
         )
         self._wanted = len(possible_answer) if mode != "simple" and answers_ok else 1
+        self._is_parallel = mode == "parallel"
         self._rules: list[_CallRule | Exception | None] = [None] * (
             self._wanted if answers_ok else 0
         )
@@ -458,7 +478,7 @@ class BFCLChecker:
         try:
             if self._broken is not None:
                 raise self._broken
-            if self.mode == "parallel":
+            if self._is_parallel:
                 return self._parallel(decoded)
             if len(decoded) != self._wanted:
                 return self._wrong_count
