@@ -31,7 +31,9 @@ ANSWER = {"id": "simple_python_0", "ground_truth": [{"calc_area": {"base": [10],
 
 def write_fixture(root, entries=(ENTRY,), answers=(ANSWER,)):
     (root / "possible_answer").mkdir(parents=True)
-    (root / "BFCL_v4_simple_python.json").write_text("\n".join(json.dumps(e) for e in entries) + "\n")
+    (root / "BFCL_v4_simple_python.json").write_text(
+        "\n".join(json.dumps(e) for e in entries) + "\n"
+    )
     (root / "possible_answer" / "BFCL_v4_simple_python.json").write_text(
         "\n".join(json.dumps(a) for a in answers) + "\n"
     )
@@ -85,7 +87,9 @@ def test_override_by_argument_and_environment(tmp_path, monkeypatch):
 
 
 def test_errors_name_the_place(tmp_path, monkeypatch):
-    with pytest.raises(bd.BFCLDataError, match="--bfcl-data points at .*nowhere, which is not a folder"):
+    with pytest.raises(
+        bd.BFCLDataError, match="--bfcl-data points at .*nowhere, which is not a folder"
+    ):
         bd.bfcl_data_dir(tmp_path / "nowhere")
     monkeypatch.setenv(bd.ENV_VAR, str(tmp_path / "gone"))
     with pytest.raises(bd.BFCLDataError, match=r"\$REDLINE_BFCL_DATA points at"):

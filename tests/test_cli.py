@@ -36,7 +36,9 @@ def test_every_command_has_help(name):
 
 
 def test_bfcl_truth_scores_ground_truth(tmp_path):
-    result = runner.invoke(app, ["bfcl-truth", "-c", "simple_python", "-c", "irrelevance", "--official"])
+    result = runner.invoke(
+        app, ["bfcl-truth", "-c", "simple_python", "-c", "irrelevance", "--official"]
+    )
     assert result.exit_code == 0, result.output
     row = next(line for line in result.output.splitlines() if "simple_python" in line)
     assert "400" in row and row.count("100.0") >= 4 and "400/400" in row
@@ -60,14 +62,16 @@ def test_bfcl_truth_errors_are_clear(tmp_path):
 
 def test_parse_prints_the_completion(tmp_path):
     result = runner.invoke(
-        app, ["parse", "--format", "hermes"], input='<think>hm</think><tool_call>{"name": "f", "arguments": {"a": 1}}</tool_call>'
+        app,
+        ["parse", "--format", "hermes"],
+        input='<think>hm</think><tool_call>{"name": "f", "arguments": {"a": 1}}</tool_call>',
     )
     assert result.exit_code == 0, result.output
     completion = json.loads(result.output)
     assert completion["calls"] == [{"name": "f", "arguments": {"a": 1}}]
     assert completion["reasoning"] == "hm"
     bad = tmp_path / "out.txt"
-    bad.write_text('[f(a=1')
+    bad.write_text("[f(a=1")
     result = runner.invoke(app, ["parse", "--format", "python", str(bad)])
     assert result.exit_code == 1
     assert json.loads(result.output)["parse_error"]["kind"] == "invalid_syntax"

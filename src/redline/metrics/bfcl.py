@@ -46,7 +46,8 @@ PYTHON_TYPES: dict[str, type] = {
 _NESTED_CHECKED = ("array", "tuple")
 _FLOAT_TYPES = ("float", "number")
 _STANDARDISE_DROP = str.maketrans("", "", " ,./-_*^")
-_SEEN_LIMIT = 4096  # strings remembered per parameter of one entry
+_MEMO_LIMIT = 16384  # scalar argument verdicts remembered per answer of one entry
+_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
 
 # Official error_type strings mapped onto redline's closed enum.
 _ERROR_MAP: dict[str, ErrorType] = {
@@ -82,6 +83,16 @@ def _fail(bfcl_error_type: str, detail: str) -> Verdict:
             kind = _ERROR_MAP.get(suffix, ErrorType.value_error)
         _KINDS[bfcl_error_type] = kind
     return Verdict(False, kind, detail, bfcl_error_type)
+
+
+_WRONG_COUNT: dict[str, Verdict] = {
+    mode: _fail(f"{checker}:wrong_count", "wrong number of calls")
+    for mode, checker in (
+        ("simple", "simple_function_checker"),
+        ("multiple", "multiple_function_checker"),
+        ("parallel", "parallel_function_checker_no_order"),
+    )
+}
 
 
 class InvalidEntry(ValueError):
@@ -191,6 +202,7 @@ class _ParamRule:
     """What checking one answer parameter needs, worked out once per entry."""
 
     __slots__ = (
+        "param",
         "type_name",
         "expected",
         "nested",
@@ -202,11 +214,11 @@ class _ParamRule:
         "to_float",
         "kind",
         "accepted",
-        "seen",
         "_std",
     )
 
     def __init__(self, param: str, details: Any, options: Any) -> None:
+        self.param = param
         self.type_name = type_name = _schema_type(param, details)
         self.expected = expected = PYTHON_TYPES[type_name]
         nested = None
@@ -233,7 +245,6 @@ class _ParamRule:
             self.kind = "list_dict" if nested is dict else "list"
         else:
             self.kind = "plain"
-        self.seen: dict[str, bool] = {}
         self._std: list[Any] | None = None
 
     def standardised_options(self) -> list[Any]:
@@ -241,6 +252,46 @@ class _ParamRule:
         if self._std is None:
             self._std = [_std_items(option) for option in _indexable(self.options)]
         return self._std
+
+    def judge(self, value: Any, value_type: type) -> Verdict:
+        """BFCL's verdict on one argument value: type first, then the accepted values."""
+        param = self.param
+        if value_type is self.flat_type:
+            ok, variable = True, self.variable
+        else:
+            if self.to_list and value_type is tuple:
+                value, value_type = list(value), list
+            elif self.to_float and value_type is int:
+                value, value_type = float(value), float
+            ok, variable = _type_check_known(
+                value, self.options, self.expected, self.nested, self.answer_type
+            )
+        if not ok:
+            nested_error = self.nested is not None and value_type is self.expected
+            kind = (
+                "type_error:nested"
+                if nested_error and value_type is self.answer_type
+                else "type_error:simple"
+            )
+            return _fail(kind, f"{param}={value!r}: expected {self.type_name}")
+
+        if not variable:
+            kind = self.kind
+            if kind == "str":
+                if value.translate(_STANDARDISE_DROP).lower().replace("'", '"') in self.accepted:
+                    return _OK
+                return _fail("value_error:string", f"{param}={value!r} not accepted")
+            if kind == "list":
+                if _std_items(value) in self.standardised_options():
+                    return _OK
+                return _fail("value_error:list/tuple", f"{param}={value!r} not accepted")
+            if kind == "dict":
+                return _check_dict(param, value, self.options)
+            if kind == "list_dict":
+                return _check_list_of_dicts(param, value, self.options)
+        if value not in self.options:
+            return _fail("value_error:others", f"{param}={value!r} not accepted")
+        return _OK
 
 
 class _CallRule:
@@ -265,20 +316,31 @@ class _CallRule:
         except TypeError as exc:
             raise InvalidEntry(f"'required' must list parameter names: {exc}") from exc
         self._must_give_set = frozenset(self.must_give)
-        self._verdicts: dict[tuple[str, str], Verdict] = {}
+        # Verdicts already given: (kind, name) for structural failures, (param, type, value)
+        # for scalar arguments.
+        self._memo: dict[tuple, Verdict] = {}
         # Parameters both the schema and the answer know; rules are built on first use.
-        self._allowed: dict[str, _ParamRule | None] = {
-            p: None for p in self.expected_params if p in self.properties
-        }
+        properties = self.properties
+        self._allowed: dict[str, _ParamRule | None] = dict.fromkeys(
+            [p for p in self.expected_params if p in properties]
+        )
 
     def _structural(self, kind: str, subject: str, template: str) -> Verdict:
         # These verdicts depend only on the entry and a name: made once, then reused.
         key = (kind, subject)
-        verdict = self._verdicts.get(key)
+        verdict = self._memo.get(key)
         if verdict is None:
             verdict = _fail(f"simple_function_checker:{kind}", template.format(subject))
-            self._verdicts[key] = verdict
+            self._memo[key] = verdict
         return verdict
+
+    def _judge(self, param: str, value: Any, value_type: type) -> Verdict:
+        rule = self._allowed.get(param, _ABSENT)
+        if rule is _ABSENT:
+            return self._structural("unexpected_param", param, "unexpected {!r}")
+        if rule is None:
+            rule = self.param(param)
+        return rule.judge(value, value_type)
 
     def param(self, param: str) -> _ParamRule:
         # A parameter whose rule cannot be built raises here each time a call gives it, as in BFCL.
@@ -288,72 +350,31 @@ class _CallRule:
         return rule
 
     def check(self, call: dict[str, Any]) -> Verdict:
-        name = self.name
-        if name not in call:
-            return self._structural("wrong_func_name", name, "expected a call to {!r}")
-        args = call[name]
+        args = call.get(self.name)  # arguments are always a dict (checked on entry)
+        if args is None:
+            return self._structural("wrong_func_name", self.name, "expected a call to {!r}")
         if not self._required_set <= args.keys():
             for param in self.required:
                 if param not in args:
                     return self._structural("missing_required", param, "missing {!r}")
 
-        allowed = self._allowed
+        memo = self._memo
         for param, value in args.items():
-            rule = allowed.get(param, _ABSENT)
-            if rule is _ABSENT:
-                return self._structural("unexpected_param", param, "unexpected {!r}")
-            if rule is None:
-                rule = self.param(param)
             value_type = type(value)
-            if value_type is rule.flat_type:
-                ok, variable = True, rule.variable
+            if value_type in _SCALAR_TYPES:
+                # Outputs of one entry repeat their arguments (a GRPO group, several
+                # checkpoints): a scalar's verdict is remembered. Keyed by type too, so True
+                # and 1 stay apart.
+                key = (param, value_type, value)
+                verdict = memo.get(key)
+                if verdict is None:
+                    verdict = self._judge(param, value, value_type)
+                    if len(memo) < _MEMO_LIMIT:
+                        memo[key] = verdict
             else:
-                if rule.to_list and value_type is tuple:
-                    value, value_type = list(value), list
-                elif rule.to_float and value_type is int:
-                    value, value_type = float(value), float
-                ok, variable = _type_check_known(
-                    value, rule.options, rule.expected, rule.nested, rule.answer_type
-                )
-            if not ok:
-                nested_error = rule.nested is not None and value_type is rule.expected
-                kind = (
-                    "type_error:nested"
-                    if nested_error and value_type is rule.answer_type
-                    else "type_error:simple"
-                )
-                return _fail(kind, f"{param}={value!r}: expected {rule.type_name}")
-
-            if not variable:
-                kind = rule.kind
-                if kind == "str":
-                    # Outputs of one entry repeat their strings (a GRPO group, several
-                    # checkpoints): remember each string's verdict.
-                    accepted = rule.seen.get(value)
-                    if accepted is None:
-                        std = value.translate(_STANDARDISE_DROP).lower().replace("'", '"')
-                        accepted = std in rule.accepted
-                        if len(rule.seen) < _SEEN_LIMIT:
-                            rule.seen[value] = accepted
-                    if not accepted:
-                        return _fail("value_error:string", f"{param}={value!r} not accepted")
-                    continue
-                if kind == "list":
-                    if _std_items(value) not in rule.standardised_options():
-                        return _fail("value_error:list/tuple", f"{param}={value!r} not accepted")
-                    continue
-                if kind == "dict":
-                    verdict = _check_dict(param, value, rule.options)
-                elif kind == "list_dict":
-                    verdict = _check_list_of_dicts(param, value, rule.options)
-                else:
-                    verdict = None
-                if verdict is not None:
-                    if not verdict.valid:
-                        return verdict
-                    continue
-            if value not in rule.options:
-                return _fail("value_error:others", f"{param}={value!r} not accepted")
+                verdict = self._judge(param, value, value_type)
+            if verdict is not _OK:
+                return verdict
 
         if not self._must_give_set <= args.keys():
             for param in self.must_give:
@@ -368,19 +389,22 @@ def _find_function(functions: Any, name: str) -> dict | None:
     return functions
 
 
+def _all_bfcl_calls(calls: list) -> bool:
+    """True when every item is already a one-key ``{name: {arg: value}}`` dict."""
+    for call in calls:
+        if type(call) is not dict or len(call) != 1:
+            return False
+        for args in call.values():
+            if type(args) is not dict:
+                return False
+    return True
+
+
 def _as_decoded(calls: Any) -> list[dict[str, Any]] | None:
     """Calls in BFCL's decoded form, or None when they are not a list of one-key call dicts."""
     if type(calls) is not list:
         return None
-    for call in calls:
-        if type(call) is not dict:
-            break
-        if len(call) != 1:
-            return None
-        for args in call.values():
-            if type(args) is not dict:
-                return None
-    else:
+    if _all_bfcl_calls(calls):
         return calls
     out = []
     for call in calls:
@@ -429,12 +453,7 @@ class BFCLChecker:
         self._rules: list[_CallRule | Exception | None] = [None] * (
             self._wanted if answers_ok else 0
         )
-        kind = (
-            "parallel_function_checker_no_order"
-            if mode == "parallel"
-            else f"{mode}_function_checker"
-        )
-        self._wrong_count = _fail(f"{kind}:wrong_count", "wrong number of calls")
+        self._wrong_count = _WRONG_COUNT[mode]
 
     def _rule(self, index: int) -> _CallRule:
         # Built on first use, so a broken answer only matters once BFCL would reach it.
@@ -467,7 +486,18 @@ class BFCLChecker:
 
     def check(self, calls: Any) -> Verdict:
         """Check model ``calls``: a list of :class:`ToolCall` or ``[{name: {arg: value}}]``."""
-        decoded = _as_decoded(calls)
+        decoded = calls
+        if type(calls) is list:
+            # Fast path for BFCL's decoded form; anything else goes through _as_decoded.
+            for call in calls:
+                if type(call) is not dict or len(call) != 1:
+                    decoded = _as_decoded(calls)
+                    break
+                for args in call.values():
+                    if type(args) is not dict:
+                        decoded = None
+        else:
+            decoded = None
         if decoded is None:
             return Verdict(
                 False,
@@ -500,17 +530,18 @@ class BFCLChecker:
     def _parallel(self, calls: list[dict[str, Any]]) -> Verdict:
         if len(calls) != self._wanted:
             return self._wrong_count
-        used: set[int] = set()
+        remaining = list(calls)  # unmatched calls, in output order
+        rules = self._rules
         for i in range(self._wanted):
-            rule = self._rule(i)
+            rule = rules[i]
+            if type(rule) is not _CallRule:
+                rule = self._rule(i)
             attempts: list[Verdict] = []
             # Greedy, as BFCL does: each answer takes the first unused call that satisfies it.
-            for index, call in enumerate(calls):
-                if index in used:
-                    continue
+            for position, call in enumerate(remaining):
                 verdict = rule.check(call)
                 if verdict.valid:
-                    used.add(index)
+                    del remaining[position]
                     break
                 attempts.append(verdict)
             else:

@@ -143,11 +143,30 @@ def load_official_checker() -> types.ModuleType:
             underscore_to_dot = False
 
         class _Mapping(dict):
+            # Stored on first use, so later look-ups cost what the real dict's do.
             def __missing__(self, key: str) -> _Config:
-                return _Config()
+                config = self[key] = _Config()
+                return config
 
         stand_in.MODEL_CONFIG_MAPPING = _Mapping()
         sys.modules[name] = stand_in
     from bfcl_eval.eval_checker.ast_eval import ast_checker
 
     return ast_checker
+
+
+def load_official_format_check():
+    """bfcl-eval's own output-format check (``is_function_calling_format_output``), unchanged.
+
+    The official runner applies it before the AST checker. Its module imports ``filelock``,
+    which the no-deps install lacks and the check never uses, so a stand-in is provided when the
+    real package is missing.
+    """
+    load_official_checker()
+    if importlib.util.find_spec("filelock") is None and "filelock" not in sys.modules:
+        stand_in = types.ModuleType("filelock")
+        stand_in.FileLock = object
+        sys.modules["filelock"] = stand_in
+    from bfcl_eval.utils import is_function_calling_format_output
+
+    return is_function_calling_format_output
