@@ -90,7 +90,9 @@ def test_invariant_to_the_order_of_parallel_calls(scenario, data):
         first = score_sample(sample, completion(predicted))
         again = score_sample(sample, completion(reordered))
         assert values(first) == values(again)
-        assert first.error_type == again.error_type
+        # The name of a failure may follow the order (BFCL's greedy matching decides which
+        # answer is left unmatched); whether the record failed may not.
+        assert (first.error_type is None) == (again.error_type is None)
 
 
 @SETTINGS

@@ -95,8 +95,25 @@ _WRONG_COUNT: dict[str, Verdict] = {
 }
 
 
+# How far off a failed call is, least first; used to name parallel failures. The detail
+# breaks ties, so among the same calls the order they are tried in does not matter.
+_SEVERITY = {
+    ErrorType.value_error: 1,
+    ErrorType.missing_param: 2,
+    ErrorType.type_error: 3,
+    ErrorType.unexpected_param: 4,
+    ErrorType.missing_required: 5,
+    ErrorType.wrong_function: 6,
+}
+_UNRANKED = 7
+
+
 class InvalidEntry(ValueError):
     """The BFCL entry itself (function docs or possible answer) cannot be checked."""
+
+
+# What a malformed entry raises while being checked (BFCL itself would crash on it).
+_ENTRY_ERRORS = (InvalidEntry, AttributeError, KeyError, TypeError, IndexError, StopIteration)
 
 
 def standardise(text: str) -> str:
@@ -297,33 +314,50 @@ class _ParamRule:
 class _CallRule:
     """One answer ``{name: {param: options}}`` with its function doc, checked against calls."""
 
+    __slots__ = (
+        "expected_params",
+        "properties",
+        "required",
+        "name",
+        "must_give",
+        "_required_set",
+        "_must_give_set",
+        "_memo",
+        "_allowed",
+    )
+
     def __init__(self, function: Any, answer: dict[str, Any], underscore_to_dot: bool) -> None:
         if not isinstance(function, dict) or "name" not in function:
             raise InvalidEntry("the answer names a function that is not offered")
-        self.expected_params = next(iter(answer.values()))
+        self.expected_params = expected_params = next(iter(answer.values()))
         name = function["name"]
         parameters = function.get("parameters") or {}
-        self.properties = parameters.get("properties", {})
+        self.properties = properties = parameters.get("properties", {})
         self.required = parameters.get("required", [])
         if underscore_to_dot and "." in name:
             # Models whose API forbids dots are prompted with underscores instead.
             name = name.replace(".", "_")
         self.name = name
-        self.must_give = [p for p, options in self.expected_params.items() if "" not in options]
+        # Parameters both the schema and the answer know (rules are built on first use), and
+        # those the answer needs (no "" among their options).
+        allowed: dict[str, _ParamRule | None] = {}
+        must_give: list[str] = []
+        for param, options in expected_params.items():
+            if param in properties:
+                allowed[param] = None
+            if "" not in options:
+                must_give.append(param)
+        self._allowed = allowed
+        self.must_give = must_give
         # Set views let the common case (nothing missing) skip the per-name loops.
         try:
             self._required_set = frozenset(self.required)
         except TypeError as exc:
             raise InvalidEntry(f"'required' must list parameter names: {exc}") from exc
-        self._must_give_set = frozenset(self.must_give)
+        self._must_give_set = frozenset(must_give)
         # Verdicts already given: (kind, name) for structural failures, (param, type, value)
         # for scalar arguments.
         self._memo: dict[tuple, Verdict] = {}
-        # Parameters both the schema and the answer know; rules are built on first use.
-        properties = self.properties
-        self._allowed: dict[str, _ParamRule | None] = dict.fromkeys(
-            [p for p in self.expected_params if p in properties]
-        )
 
     def _structural(self, kind: str, subject: str, template: str) -> Verdict:
         # These verdicts depend only on the entry and a name: made once, then reused.
@@ -470,14 +504,7 @@ class BFCLChecker:
                 else:
                     function = _find_function(self.functions, next(iter(answer)))
                 rule = _CallRule(function, answer, self.underscore_to_dot)
-            except (
-                InvalidEntry,
-                AttributeError,
-                KeyError,
-                TypeError,
-                IndexError,
-                StopIteration,
-            ) as exc:
+            except _ENTRY_ERRORS as exc:
                 rule = exc
             self._rules[index] = rule
         if isinstance(rule, Exception):
@@ -516,14 +543,7 @@ class BFCLChecker:
             if type(rule) is not _CallRule:
                 rule = self._rule(0)
             return rule.check(decoded[0])
-        except (
-            InvalidEntry,
-            AttributeError,
-            KeyError,
-            TypeError,
-            IndexError,
-            StopIteration,
-        ) as exc:
+        except _ENTRY_ERRORS as exc:
             detail = f"cannot check this entry: {type(exc).__name__}: {exc}"
             return Verdict(False, ErrorType.invalid_sample, detail, "invalid_entry")
 
@@ -536,17 +556,20 @@ class BFCLChecker:
             rule = rules[i]
             if type(rule) is not _CallRule:
                 rule = self._rule(i)
-            attempts: list[Verdict] = []
+            closest, closest_key = None, (_UNRANKED + 1, "")
             # Greedy, as BFCL does: each answer takes the first unused call that satisfies it.
             for position, call in enumerate(remaining):
                 verdict = rule.check(call)
                 if verdict.valid:
                     del remaining[position]
                     break
-                attempts.append(verdict)
+                key = (_SEVERITY.get(verdict.error_type, _UNRANKED), verdict.detail)
+                if key < closest_key:
+                    closest, closest_key = verdict, key
             else:
-                named = [v for v in attempts if v.error_type is not ErrorType.wrong_function]
-                closest = (named or attempts)[0]
+                # BFCL reports only "cannot find match"; redline names the error of the unused
+                # call closest to this answer. Like BFCL's verdict, which answer is left
+                # unmatched can depend on the order of the calls.
                 return Verdict(
                     False,
                     closest.error_type,
@@ -612,15 +635,23 @@ def _first_options(value: Any) -> Any:
     return value
 
 
-def answer_from_calls(calls: list[ToolCall]) -> list[dict[str, Any]]:
-    """BFCL's possible-answer form accepting exactly ``calls`` (inverse of ground_truth_calls)."""
-    return [{c.name: {k: [_as_options(v)] for k, v in c.arguments.items()}} for c in calls]
+def answer_from_calls(calls: list[ToolCall], *, for_checking: bool = False) -> list[dict[str, Any]]:
+    """BFCL's possible-answer form accepting ``calls`` (inverse of ground_truth_calls).
+
+    In that form ``""`` means "may be left out", so a literal empty-string argument cannot be
+    said exactly. With ``for_checking`` it becomes ``" "``, which BFCL's string
+    standardisation turns back into ``""``: the empty string is then required, not optional.
+    """
+    blank = " " if for_checking else ""
+    return [{c.name: {k: [_as_options(v, blank)] for k, v in c.arguments.items()}} for c in calls]
 
 
-def _as_options(value: Any) -> Any:
+def _as_options(value: Any, blank: str) -> Any:
     # Dict answers hold option lists per key, one level down (list-of-dict answers likewise).
+    if value == "" and type(value) is str:
+        return blank
     if isinstance(value, dict):
-        return {k: [v] for k, v in value.items()}
+        return {k: [blank if v == "" and type(v) is str else v] for k, v in value.items()}
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        return [_as_options(v) for v in value]
+        return [_as_options(v, blank) for v in value]
     return value

@@ -302,7 +302,7 @@ def ast_verdict(sample: Sample, completion: Completion) -> Verdict | None:
         return check(functions, completion.calls, sample.possible_answer, sample.bfcl_category)
     answer = sample.possible_answer
     if answer is None:
-        answer = answer_from_calls(sample.expected or [])
+        answer = answer_from_calls(sample.expected or [], for_checking=True)
     mode = "parallel" if len(answer) > 1 else "multiple"
     return check(functions, completion.calls, answer, mode=mode)
 
