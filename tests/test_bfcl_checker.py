@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from redline.metrics.bfcl import check, ground_truth_calls, standardise
+from redline.metrics.bfcl import BFCLChecker, check, ground_truth_calls, standardise
 from redline.records import ErrorType, ToolCall
 
 WEATHER = {
@@ -229,3 +229,22 @@ def test_ground_truth_calls_take_first_real_options():
     assert ground_truth_calls(answer, [PAIR])[0].arguments == {"x": "a"}, "required by the schema"
     nested = [{"g": {"d": [{"k": ["v", "w"], "o": [""]}]}}]
     assert ground_truth_calls(nested)[0].arguments == {"d": {"k": "v"}}
+
+
+def test_a_compiled_checker_gives_the_same_verdicts_again_and_after_forget():
+    checker = BFCLChecker([WEATHER], ANSWER, "simple_python")
+    outputs = [args for _, args, _, _ in CASES]
+    first = [checker.check([{"weather.get": args}]) for args in outputs]
+    again = [checker.check([{"weather.get": args}]) for args in outputs]
+    checker.forget()
+    fresh = [checker.check([{"weather.get": args}]) for args in outputs]
+    assert first == again == fresh
+    assert first == [
+        check([WEATHER], [{"weather.get": a}], ANSWER, "simple_python") for a in outputs
+    ]
+    # True and 1 are remembered apart although they are equal as dict keys.
+    answer = [{"weather.get": {"city": ["NYC"], "scale": [1.0], "days": [1]}}]
+    checker = BFCLChecker([WEATHER], answer, "simple_python")
+    assert checker.check([{"weather.get": {"city": "NYC", "scale": 1, "days": 1}}]).valid
+    verdict = checker.check([{"weather.get": {"city": "NYC", "scale": True, "days": True}}])
+    assert verdict.bfcl_error_type == "type_error:simple"

@@ -489,6 +489,12 @@ class BFCLChecker:
         )
         self._wrong_count = _WRONG_COUNT[mode]
 
+    def forget(self) -> None:
+        """Drop the verdicts remembered for argument values seen so far; keep the rules."""
+        for rule in self._rules:
+            if type(rule) is _CallRule:
+                rule._memo.clear()
+
     def _rule(self, index: int) -> _CallRule:
         # Built on first use, so a broken answer only matters once BFCL would reach it.
         rule = self._rules[index]
