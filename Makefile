@@ -28,7 +28,7 @@ $(STAMP): $(PY) pyproject.toml constraints.txt Makefile
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/redline bfcl-truth
+	$(VENV)/bin/redline bfcl-truth --official
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2
