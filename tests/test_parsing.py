@@ -664,3 +664,12 @@ def test_large_inputs_parse_fast(fmt: str, name: str) -> None:
     assert not (completion.calls and completion.parse_error)
     if completion.parse_error:
         assert not completion.parse_error.message.startswith("parser raised")
+
+
+def test_python_parser_is_silent_about_odd_escapes():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        completion = parse('[f(pattern="\\{x\\}")]', "python")
+    assert completion.calls[0].arguments == {"pattern": "\\{x\\}"}

@@ -14,6 +14,7 @@ import math
 import operator
 import re
 import unicodedata
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -580,7 +581,11 @@ def _python_calls(code: str) -> list[ToolCall]:
     # `]` after an opening `[` is left alone, so truncated output is reported, not repaired.
     source = code if code.startswith("[") else f"[{code}\n]"
     try:
-        tree = ast.parse(source, mode="eval")
+        with warnings.catch_warnings():
+            # Model output is full of odd escapes ("\{"); Python's warnings about them are noise.
+            warnings.simplefilter("ignore", SyntaxWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            tree = ast.parse(source, mode="eval")
     except (MemoryError, RecursionError):  # the parser's own stack ran out: nesting too deep
         raise _syntax("python expression is nested too deeply to parse") from None
     except (SyntaxError, ValueError) as err:  # ValueError: null bytes in the source

@@ -2,8 +2,8 @@
 
 Implements the leaderboard's rules, quirks included: string standardisation, ``""`` marking an
 optional parameter, int accepted for float only at the top level, one level of nested type
-checking, greedy order-free matching of parallel calls, dict and list-of-dict answers, and the
-"variable" convention (a value whose type matches the answer's rather than the schema's).
+checking, greedy matching of parallel calls given in any order, dict and list-of-dict answers,
+and the "variable" convention (a value whose type matches the answer's, not the schema's).
 Pure functions; no I/O. Java and JavaScript type conversion is not implemented yet.
 """
 
@@ -46,7 +46,7 @@ PYTHON_TYPES: dict[str, type] = {
 _NESTED_CHECKED = ("array", "tuple")
 _FLOAT_TYPES = ("float", "number")
 _STANDARDISE_DROP = str.maketrans("", "", " ,./-_*^")
-_MEMO_LIMIT = 16384  # scalar argument verdicts remembered per answer of one entry
+_MEMO_LIMIT = 16384  # verdicts remembered per answer of one entry
 _SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
 
 # Official error_type strings mapped onto redline's closed enum.
@@ -365,7 +365,8 @@ class _CallRule:
         verdict = self._memo.get(key)
         if verdict is None:
             verdict = _fail(f"simple_function_checker:{kind}", template.format(subject))
-            self._memo[key] = verdict
+            if len(self._memo) < _MEMO_LIMIT:  # a model can invent names without end
+                self._memo[key] = verdict
         return verdict
 
     def _judge(self, param: str, value: Any, value_type: type) -> Verdict:

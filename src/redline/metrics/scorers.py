@@ -223,19 +223,20 @@ def semantic_match(sample: Sample, completion: Completion) -> Score:
 # --- schema hit and exec -------------------------------------------------------------------
 
 
-def _tool_for(sample: Sample, name: str) -> ToolSpec | None:
-    return next((t for t in sample.tools if t.name == name), None)
-
-
-def schema_hit(sample: Sample, completion: Completion) -> Score:
-    """1 when every call names an offered tool and gives every required parameter."""
+def _called_tools(
+    sample: Sample, completion: Completion
+) -> Score | list[tuple[ToolCall, ToolSpec]]:
+    """Each call with its offered tool, or the Score that ends scoring first: not applicable,
+    no usable call, a call to a tool not offered, or a malformed schema (unscored)."""
     if sample.expect == "no_call":
         return NOT_APPLICABLE
     failure = call_failure(completion)
     if failure:
         return _bool(False, *failure)
+    tools = {t.name: t for t in reversed(sample.tools)}  # the first tool of a name wins
+    pairs = []
     for call in completion.calls:
-        tool = _tool_for(sample, call.name)
+        tool = tools.get(call.name)
         if tool is None:
             return _bool(False, ErrorType.wrong_function, f"{call.name!r} is not an offered tool")
         problems = tool.problems()
@@ -243,43 +244,46 @@ def schema_hit(sample: Sample, completion: Completion) -> Score:
             return Score(
                 value=None, error_type=ErrorType.invalid_sample, detail="; ".join(problems)
             )
+        pairs.append((call, tool))
+    return pairs
+
+
+def schema_hit(sample: Sample, completion: Completion) -> Score:
+    """1 when every call names an offered tool and gives every required parameter."""
+    pairs = _called_tools(sample, completion)
+    if isinstance(pairs, Score):
+        return pairs
+    for call, tool in pairs:
         missing = [p for p in tool.required if p not in call.arguments]
         if missing:
             return _bool(False, ErrorType.missing_required, f"{call.name}: missing {missing}")
     return _bool(True)
 
 
+# What a JSON Schema failure means for the call, by the keyword that failed.
+_SCHEMA_ERRORS = {
+    "required": ErrorType.missing_required,
+    "additionalProperties": ErrorType.unexpected_param,
+    "enum": ErrorType.value_error,
+    "const": ErrorType.value_error,
+}
+
+
 def exec_ok(sample: Sample, completion: Completion) -> Score:
     """1 when every call's arguments validate against its tool's JSON Schema (types, enums,
     nested objects and arrays; integers are accepted for numbers)."""
-    if sample.expect == "no_call":
-        return NOT_APPLICABLE
-    failure = call_failure(completion)
-    if failure:
-        return _bool(False, *failure)
-    for call in completion.calls:
-        tool = _tool_for(sample, call.name)
-        if tool is None:
-            return _bool(False, ErrorType.wrong_function, f"{call.name!r} is not an offered tool")
-        problems = tool.problems()
-        if problems:
-            return Score(
-                value=None, error_type=ErrorType.invalid_sample, detail="; ".join(problems)
-            )
-        schema = tool.json_schema()
+    pairs = _called_tools(sample, completion)
+    if isinstance(pairs, Score):
+        return pairs
+    for call, tool in pairs:
         try:
-            errors = list(Draft202012Validator(schema).iter_errors(call.arguments))
+            errors = list(Draft202012Validator(tool.json_schema()).iter_errors(call.arguments))
         except SchemaError as exc:
             return Score(value=None, error_type=ErrorType.invalid_sample, detail=exc.message)
         if errors:
             error = min(errors, key=lambda e: len(e.path))
             where = ".".join(str(p) for p in error.absolute_path) or "arguments"
-            kind = {
-                "required": ErrorType.missing_required,
-                "additionalProperties": ErrorType.unexpected_param,
-                "enum": ErrorType.value_error,
-                "const": ErrorType.value_error,
-            }.get(error.validator, ErrorType.type_error)
+            kind = _SCHEMA_ERRORS.get(error.validator, ErrorType.type_error)
             return _bool(False, kind, f"{call.name}.{where}: {error.message}")
     return _bool(True)
 
