@@ -5,11 +5,30 @@ Plain pydantic models whose JSON form round-trips exactly. Nothing here scores, 
 
 from __future__ import annotations
 
+import copy
 import json
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Record(BaseModel):
+    """Base of every record: immutable, so derived data can be computed once and kept.
+
+    Derived data lives in ``functools.cached_property`` attributes; ``model_copy`` drops them, so
+    a copy made with ``update=`` never carries values computed from the original's fields.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Any:
+        copy = super().model_copy(update=update, deep=deep)
+        fields = type(self).model_fields
+        for key in [k for k in copy.__dict__ if k not in fields]:
+            del copy.__dict__[key]
+        return copy
 
 
 class ErrorType(StrEnum):
@@ -32,7 +51,7 @@ class ErrorType(StrEnum):
     scorer_error = "scorer_error"  # the scorer raised; counted apart, never turned into 0
 
 
-class ToolSpec(BaseModel):
+class ToolSpec(Record):
     """One offered function.
 
     Accepts the OpenAI form ``{"type": "function", "function": {...}}``, the bare form
@@ -41,7 +60,7 @@ class ToolSpec(BaseModel):
     sees the original; :meth:`json_schema` gives the normalised JSON Schema.
     """
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     name: str
     description: str = ""
@@ -67,17 +86,32 @@ class ToolSpec(BaseModel):
         req = self.parameters.get("required", [])
         return [r for r in req if isinstance(r, str)] if isinstance(req, list) else []
 
-    def problems(self) -> list[str]:
-        """Reasons this schema cannot be scored against; empty when it is well formed."""
+    @cached_property
+    def _problems(self) -> tuple[str, ...]:
         from redline.schema import schema_problems
 
-        return schema_problems(self.parameters, where=f"tool {self.name!r}")
+        return tuple(schema_problems(self.parameters, where=f"tool {self.name!r}"))
 
-    def json_schema(self) -> dict[str, Any]:
-        """The parameters as standard JSON Schema (BFCL's dialect translated)."""
+    def problems(self) -> list[str]:
+        """Reasons this schema cannot be scored against; empty when it is well formed."""
+        return list(self._problems)
+
+    @cached_property
+    def _json_schema(self) -> dict[str, Any]:
         from redline.schema import to_json_schema
 
         return to_json_schema(self.parameters)
+
+    def json_schema(self) -> dict[str, Any]:
+        """The parameters as standard JSON Schema (BFCL's dialect translated)."""
+        return copy.deepcopy(self._json_schema)
+
+    @cached_property
+    def validator(self) -> Any:
+        """A compiled validator of arguments against :meth:`json_schema` (see redline.schema)."""
+        from redline.schema import compile_validator
+
+        return compile_validator(self._json_schema)
 
     def to_openai(self) -> dict[str, Any]:
         return {
@@ -90,7 +124,7 @@ class ToolSpec(BaseModel):
         }
 
 
-class ToolCall(BaseModel):
+class ToolCall(Record):
     """One function call: a name and its keyword arguments (JSON values only)."""
 
     name: str
@@ -115,7 +149,7 @@ class ToolCall(BaseModel):
 Expectation = Literal["calls", "no_call", "any_call"]
 
 
-class Sample(BaseModel):
+class Sample(Record):
     """One evaluation item: the conversation, the offered tools and the answer.
 
     ``expect`` is the suite's declared property that decides how the sample is scored:
@@ -145,12 +179,12 @@ class ParseErrorKind(StrEnum):
     )
 
 
-class ParseError(BaseModel):
+class ParseError(Record):
     kind: ParseErrorKind
     message: str
 
 
-class Completion(BaseModel):
+class Completion(Record):
     """What the model produced, and what the parser made of it."""
 
     raw: str
@@ -165,7 +199,7 @@ class Completion(BaseModel):
         return self.parse_error is None and bool(self.calls)
 
 
-class Score(BaseModel):
+class Score(Record):
     """One scorer's verdict on one sample.
 
     ``value`` is None when the scorer cannot score (then ``error_type`` says why) or when the
@@ -181,7 +215,7 @@ class Score(BaseModel):
         return self.value is not None
 
 
-class SampleRecord(BaseModel):
+class SampleRecord(Record):
     """Everything about one sample, end to end: input, output, every score, one error type."""
 
     sample: Sample

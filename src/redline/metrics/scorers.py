@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from redline.metrics.bfcl import CATEGORY_MODE, Verdict, answer_from_calls, check
@@ -277,14 +276,14 @@ def exec_ok(sample: Sample, completion: Completion) -> Score:
         return pairs
     for call, tool in pairs:
         try:
-            errors = list(Draft202012Validator(tool.json_schema()).iter_errors(call.arguments))
+            problem = tool.validator(call.arguments)
         except SchemaError as exc:
             return Score(value=None, error_type=ErrorType.invalid_sample, detail=exc.message)
-        if errors:
-            error = min(errors, key=lambda e: len(e.path))
-            where = ".".join(str(p) for p in error.absolute_path) or "arguments"
-            kind = _SCHEMA_ERRORS.get(error.validator, ErrorType.type_error)
-            return _bool(False, kind, f"{call.name}.{where}: {error.message}")
+        if problem is not None:
+            keyword, path, message = problem
+            where = ".".join(str(p) for p in path) or "arguments"
+            kind = _SCHEMA_ERRORS.get(keyword, ErrorType.type_error)
+            return _bool(False, kind, f"{call.name}.{where}: {message}")
     return _bool(True)
 
 
