@@ -388,8 +388,8 @@ def _calls_from_block(body: str, index: int) -> list[ToolCall]:
     try:
         return _calls_from_value(value)
     except _Fail as fail:
-        fail.error.message = f"<tool_call> block {index}: {fail.error.message}"
-        raise
+        message = f"<tool_call> block {index}: {fail.error.message}"
+        raise _Fail(fail.error.kind, message) from None
 
 
 def _hermes_calls(rest: str) -> tuple[list[ToolCall], str]:
