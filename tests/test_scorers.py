@@ -125,6 +125,8 @@ def test_perfect_prediction_scores_one_everywhere():
         "schema_hit",
         "exec",
         "ast",
+        "format_strict",
+        "toolrl",
     }
     assert all(v == 1.0 for v in applicable.values()), applicable
 
@@ -251,3 +253,56 @@ def test_summary_and_error_counts():
     assert summary["ast_accuracy"].to_dict()["value"] == pytest.approx(1 / len(CASES))
     counts = error_counts(records)
     assert counts["unexpected_param"] == 2 and sum(counts.values()) == len(CASES) - 1
+
+
+def test_format_strict_penalises_prose_outside_the_calls():
+    clean = score_sample(SAMPLE, done(call(city="Paris", unit="celsius")))
+    assert clean.scores["format_strict"].value == 1.0
+    chatty = score_sample(
+        SAMPLE, done(call(city="Paris", unit="celsius"), extra="Sure! Here you go:")
+    )
+    assert chatty.scores["format_strict"].value == 0.0
+    assert chatty.scores["format_strict"].error_type is ErrorType.extra_text
+    assert chatty.error_type is None, "prose is a format matter, not the verdict"
+
+
+F = ToolSpec(name="f", parameters={"type": "object", "properties": {"a": {}, "b": {}, "x": {}}})
+
+
+@pytest.mark.parametrize(
+    ("expected", "predicted", "value"),
+    [
+        # names 1, pairing: key Jaccard 1/2 + one exact value; maximum 1 + 1 call + 2 parameters
+        (
+            [ToolCall(name="f", arguments={"a": 1, "b": 2})],
+            [ToolCall(name="f", arguments={"a": 1})],
+            2.5 / 4,
+        ),
+        (
+            [ToolCall(name="f", arguments={"a": 1, "b": 2})],
+            [ToolCall(name="g", arguments={"a": 1})],
+            0.0,
+        ),
+        # parallel calls are paired optimally, whatever their order
+        (
+            [ToolCall(name="f", arguments={"x": 1}), ToolCall(name="f", arguments={"x": 2})],
+            [ToolCall(name="f", arguments={"x": 2}), ToolCall(name="f", arguments={"x": 1})],
+            1.0,
+        ),
+        ([ToolCall(name="f", arguments={"x": 1})], [], 0.0),
+    ],
+)
+def test_toolrl_correctness(expected, predicted, value):
+    sample = SAMPLE.model_copy(update={"tools": [F], "expected": expected})
+    completion = (
+        done(*predicted)
+        if predicted
+        else Completion(raw="", parse_error=ParseError(kind=ParseErrorKind.empty, message="e"))
+    )
+    assert score_sample(sample, completion).scores["toolrl"].value == pytest.approx(value)
+
+
+def test_toolrl_on_irrelevance_rewards_no_call():
+    no_call = SAMPLE.model_copy(update={"expect": "no_call", "expected": None})
+    assert score_sample(no_call, done()).scores["toolrl"].value == 1.0
+    assert score_sample(no_call, done(call(city="x"))).scores["toolrl"].value == 0.0

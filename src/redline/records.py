@@ -44,6 +44,7 @@ class ErrorType(StrEnum):
     unexpected_param = "unexpected_param"  # a parameter the schema or the answer does not allow
     type_error = "type_error"  # a value has the wrong type
     value_error = "value_error"  # a value has the right type but is not an accepted answer
+    extra_text = "extra_text"  # prose outside the calls where the format allows none
     invalid_sample = (
         "invalid_sample"  # the sample itself is malformed (schema, answer): not the model's fault
     )

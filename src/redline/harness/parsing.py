@@ -265,6 +265,7 @@ def _find_json_call(text: str) -> tuple[list[ToolCall], int, int]:
     whole text, keeps this linear (a JSONDecodeError counts lines up to where it failed).
     """
     pos = 0
+    first = True
     failure: str | None = None
     not_a_call: str | None = None
     empty_list: tuple[int, int] | None = None
@@ -276,6 +277,17 @@ def _find_json_call(text: str) -> tuple[list[ToolCall], int, int]:
         if not _JSONISH.match(text, s + 1):
             pos = s + 1  # prose brackets and lists of numbers ("see [1]") are not call attempts
             continue
+        if first:
+            # Most outputs are one well-formed value: decode it in place, skipping the bracket
+            # walk. Only the first try, so a failure's line counting stays linear overall.
+            first = False
+            try:
+                value, end = _DECODER.raw_decode(text, s)
+            except (ValueError, RecursionError):
+                pass
+            else:
+                if _is_callish(value):
+                    return _calls_from_value(value), s, end
         e = _skip_balanced(text, s)
         try:
             value, end = _DECODER.raw_decode(text[s:e])

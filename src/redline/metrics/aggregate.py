@@ -24,6 +24,8 @@ METRIC_NAMES: dict[str, str] = {
     "ast": "ast_accuracy",
     "irrelevance": "irrelevance",
     "relevance": "relevance",
+    "format_strict": "format_strict_rate",
+    "toolrl": "toolrl_correctness",
 }
 
 

@@ -339,6 +339,95 @@ def relevance(sample: Sample, completion: Completion) -> Score:
     return _bool(failure is None, *(failure or (None, "")))
 
 
+def format_strict(sample: Sample, completion: Completion) -> Score:
+    """1 when the output is nothing but calls: it parses and no prose stands outside the calls
+    (reasoning inside ``<think>`` is not prose). The seed's "no extra natural language"."""
+    if sample.expect == "no_call":
+        return NOT_APPLICABLE
+    failure = call_failure(completion)
+    if failure:
+        return _bool(False, *failure)
+    extra = completion.extra_text.strip()
+    return _bool(not extra, ErrorType.extra_text, f"text outside the calls: {extra[:80]!r}")
+
+
+def _needed_options(sample: Sample) -> list[tuple[str, dict[str, list[Any]]]]:
+    """The answer's calls as (name, {parameter: accepted values}), optional parameters left out."""
+    if sample.expect == "no_call":
+        return []
+    if sample.possible_answer is None:
+        # Expected calls have no optional parameters; a "" among options is a literal value.
+        answer = answer_from_calls(sample.expected or [])
+        return [(n, dict(params)) for item in answer for n, params in item.items()]
+    calls = []
+    for item in sample.possible_answer:
+        ((name, params),) = item.items()
+        options = {p: o if isinstance(o, list) else [o] for p, o in params.items()}
+        calls.append((name, {p: o for p, o in options.items() if "" not in o}))
+    return calls
+
+
+def _jaccard(a: set, b: set) -> float:
+    return 1.0 if not a and not b else len(a & b) / len(a | b)
+
+
+def toolrl_correctness(sample: Sample, completion: Completion) -> Score:
+    """ToolRL's correctness measure (Qian et al. 2025), normalised to [0, 1].
+
+    Tool-name Jaccard (as sets), plus, over an optimal pairing of predicted and answer calls of
+    the same name, parameter-name Jaccard and the count of exactly matching values; divided by
+    its maximum, 1 + answer calls + answer parameters. Optional answer parameters are left out.
+    On irrelevance samples the answer is "no call", so no call scores 1.
+    """
+    if sample.expect == "any_call" or (sample.expect == "calls" and not _needs_calls(sample)):
+        return NOT_APPLICABLE
+    gold = _needed_options(sample)
+    predicted = [] if call_failure(completion) else completion.calls
+    total = _jaccard({n for n, _ in gold}, {c.name for c in predicted})
+    pair_scores = [
+        [
+            0.0
+            if call.name != name
+            else _jaccard(set(params), set(call.arguments) - _optional(sample, name))
+            + sum(
+                1
+                for p, accepted in params.items()
+                if p in call.arguments and _matches(call.arguments[p], accepted, semantic=False)
+            )
+            for call in predicted
+        ]
+        for name, params in gold
+    ]
+    total += _best_pairing(pair_scores)
+    maximum = 1 + len(gold) + sum(len(params) for _, params in gold)
+    value = total / maximum
+    return Score(value=value, error_type=None if value == 1.0 else ErrorType.value_error)
+
+
+def _optional(sample: Sample, name: str) -> set[str]:
+    answer = sample.possible_answer or []
+    return {
+        p
+        for item in answer
+        for n, params in item.items()
+        if n == name
+        for p, options in params.items()
+        if isinstance(options, list) and "" in options
+    }
+
+
+def _best_pairing(scores: list[list[float]]) -> float:
+    """The largest total of a one-to-one pairing of rows and columns (Hungarian method)."""
+    if not scores or not scores[0]:
+        return 0.0
+    if len(scores) == 1 or len(scores[0]) == 1:
+        return max(max(row) for row in scores) if len(scores) == 1 else max(r[0] for r in scores)
+    from scipy.optimize import linear_sum_assignment
+
+    rows, cols = linear_sum_assignment(scores, maximize=True)
+    return float(sum(scores[r][c] for r, c in zip(rows, cols, strict=True)))
+
+
 SCORERS: dict[str, Scorer] = {
     "parse": parse,
     "function_name": function_name,
@@ -350,6 +439,8 @@ SCORERS: dict[str, Scorer] = {
     "ast": ast_match,
     "irrelevance": irrelevance,
     "relevance": relevance,
+    "format_strict": format_strict,
+    "toolrl": toolrl_correctness,
 }
 
 # The scorers whose failures name a record's one error type, in order: the first failure wins.
