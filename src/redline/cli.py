@@ -194,6 +194,69 @@ def parse_cmd(
         raise typer.Exit(1)
 
 
+@app.command("fuzz-reward")
+def fuzz_reward(
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="The reward function as MODULE:NAME, e.g. redline.rewards:composite or "
+            "my_rewards:tool_reward (modules in the current folder are found)."
+        ),
+    ],
+    examples: Annotated[int, typer.Option(help="Hypothesis examples per property.", min=1)] = 100,
+    fmt: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--format",
+            help="Output format(s) completions are written in (default: the function's own, "
+            "else json, hermes and python).",
+        ),
+    ] = None,
+    time_limit: Annotated[
+        float, typer.Option(help="Seconds a 100 KB completion may take to score.")
+    ] = 1.0,
+) -> None:
+    """Fuzz a TRL-shaped reward function with the property battery; exit 1 on any violation.
+
+    Properties: bounded, no_exception, deterministic, perfect_beats_corruption,
+    key_order_and_whitespace, more_calls_never_help, think_earns_nothing, linear_time. Each
+    violation is printed with hypothesis' minimal example. The function is called as
+    f(prompts=..., completions=..., tools=[JSON], answers=[JSON]).
+    """
+    import importlib
+    import os
+
+    from redline.harness.parsing import PARSERS
+    from redline.rewards.testing import check_reward
+
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise typer.BadParameter("give the function as MODULE:NAME", param_hint="TARGET")
+    for name in fmt or []:
+        if name not in PARSERS:
+            raise typer.BadParameter(f"unknown format {name!r}", param_hint="--format")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        fn = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        err_console.print(f"[red]error:[/red] cannot load {target}: {exc}")
+        raise typer.Exit(2) from exc
+    if not callable(fn):
+        err_console.print(f"[red]error:[/red] {target} is not callable")
+        raise typer.Exit(2)
+    console.print(f"fuzzing {target} with {examples} examples per property ...")
+    violations = check_reward(fn, examples=examples, formats=fmt or None, time_limit=time_limit)
+    for v in violations:
+        console.print(f"[red]VIOLATED[/red] {v.prop}: {v.message}")
+        if v.example:
+            console.print_json(json.dumps(v.example, default=repr, ensure_ascii=False))
+    if violations:
+        console.print(f"{len(violations)} propert{'y' if len(violations) == 1 else 'ies'} violated")
+        raise typer.Exit(1)
+    console.print("all properties hold")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

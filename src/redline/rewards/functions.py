@@ -182,7 +182,7 @@ class RewardFunction:
         if not {"answers", "possible_answer", "expect"} & set(columns):
             needed.append("answers")
         if needed:
-            raise KeyError(
+            raise ValueError(
                 f"reward {self.__name__} needs the dataset column(s) {needed}; the columns "
                 f"rewards read: " + "; ".join(f"{k}: {v}" for k, v in COLUMNS.items())
             )

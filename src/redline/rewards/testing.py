@@ -1,24 +1,40 @@
-"""Hypothesis strategies for tool schemas and calls that fit them, for testing scorers and rewards.
+"""A hypothesis toolkit for reward authors: strategies for tools, calls, completions and named
+corruptions, and ``check_reward``, a battery of properties any reward function should hold.
 
-Generates data only; the properties that use it live in the tests (and, later, check_reward).
+Works on any TRL-shaped reward ``f(prompts, completions, **columns)``; the columns passed are
+redline's (``tools`` and ``answers`` as JSON, see redline.rewards.COLUMNS). Nothing here scores.
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import keyword
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from redline.corrupt import other_type, other_value
+from redline.harness.parsing import format_calls
 from redline.records import ToolCall, ToolSpec
+
+FORMATS = ("json", "hermes", "python")
+NO_CALL_TEXT = "I cannot help with that using the tools I have."
 
 _names = st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True).filter(
     lambda n: not keyword.iskeyword(n) and not keyword.issoftkeyword(n)
 )
 _text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
 
-# One generator of values per schema type.
 _SCALAR_TYPES = ("string", "integer", "number", "boolean")
+
+
+# --- tools and calls -------------------------------------------------------------------------
 
 
 @st.composite
@@ -65,21 +81,465 @@ def _value_for(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
     if kind == "array":
         return st.lists(_value_for(schema.get("items", {})), max_size=3)
     if kind == "object":
-        props = schema.get("properties", {})
-        required = set(schema.get("required", []))
-        return st.fixed_dictionaries(
-            {k: _value_for(v) for k, v in props.items() if k in required},
-            optional={k: _value_for(v) for k, v in props.items() if k not in required},
-        )
+        return _arguments(schema.get("properties", {}), set(schema.get("required", [])))
     return _text
+
+
+def _arguments(props: dict[str, Any], required: set[str]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries(
+        {k: _value_for(v) for k, v in props.items() if k in required},
+        optional={k: _value_for(v) for k, v in props.items() if k not in required},
+    )
 
 
 def calls_for(tool: ToolSpec) -> st.SearchStrategy[ToolCall]:
     """Calls of ``tool`` whose arguments validate against its schema (every required one given)."""
-    props = tool.properties
-    required = set(tool.required)
-    arguments = st.fixed_dictionaries(
-        {k: _value_for(v) for k, v in props.items() if k in required},
-        optional={k: _value_for(v) for k, v in props.items() if k not in required},
-    )
+    arguments = _arguments(tool.properties, set(tool.required))
     return arguments.map(lambda args: ToolCall(name=tool.name, arguments=args))
+
+
+@dataclass(frozen=True)
+class Case:
+    """Offered tools, the perfect calls, and the format completions are written in."""
+
+    tools: tuple[ToolSpec, ...]
+    calls: tuple[ToolCall, ...]
+    fmt: str
+
+    def columns(self, n: int = 1) -> dict[str, list[str]]:
+        """The dataset columns a reward reads, repeated for ``n`` completions."""
+        tools = json.dumps([t.to_openai() for t in self.tools])
+        answers = json.dumps([c.model_dump() for c in self.calls])
+        return {"tools": [tools] * n, "answers": [answers] * n}
+
+
+@st.composite
+def cases(draw: st.DrawFn, formats: Sequence[str] = FORMATS) -> Case:
+    """1-3 distinct tools and 1-3 perfect calls of them, in one of ``formats``."""
+    names = draw(st.lists(_names, min_size=1, max_size=3, unique=True))
+    tools = [draw(tool_schemas(name=n)) for n in names]
+    calls = draw(st.lists(st.sampled_from(tools).flatmap(calls_for), min_size=1, max_size=3))
+    return Case(tuple(tools), tuple(calls), draw(st.sampled_from(list(formats))))
+
+
+@st.composite
+def completions(draw: st.DrawFn, calls: Sequence[ToolCall], fmt: str) -> str:
+    """``calls`` written in ``fmt`` with any argument key order and layout whitespace."""
+    shuffled = [
+        ToolCall(name=c.name, arguments=dict(draw(st.permutations(list(c.arguments.items())))))
+        for c in calls
+    ]
+    text = format_calls(shuffled, fmt)
+    pad = draw(st.sampled_from(["", " ", "\n", "\n\n  ", "\t"]))
+    if fmt == "json":
+        indent = draw(st.sampled_from([None, 2]))
+        objects = [c.model_dump() for c in shuffled]
+        text = json.dumps(objects[0] if len(objects) == 1 else objects, indent=indent)
+    elif fmt == "hermes":
+        text = text.replace("<tool_call>\n", "<tool_call>" + pad).replace(
+            "\n</tool_call>", pad + "</tool_call>"
+        )
+    else:
+        text = text.replace(", ", "," + pad)
+    return pad + text + pad
+
+
+# --- named corruptions ---------------------------------------------------------------------------
+
+Corruption = Callable[[st.DrawFn, Case], "str | None"]
+
+
+def _mutate_one(
+    draw: st.DrawFn, case: Case, edit: Callable[[dict[str, Any], str], bool]
+) -> str | None:
+    spots = [(i, p) for i, c in enumerate(case.calls) for p in c.arguments]
+    if not spots:
+        return None
+    i, param = draw(st.sampled_from(spots))
+    calls = [copy.deepcopy(c.model_dump()) for c in case.calls]
+    if edit(calls[i]["arguments"], param) is False:
+        return None
+    return format_calls([ToolCall.model_validate(c) for c in calls], case.fmt)
+
+
+def _truncate(draw: st.DrawFn, case: Case) -> str | None:
+    text = format_calls(list(case.calls), case.fmt)
+    return text[: draw(st.integers(1, len(text) - 1))] if len(text) > 1 else None
+
+
+def _drop_required(draw: st.DrawFn, case: Case) -> str | None:
+    tools = {t.name: t for t in case.tools}
+    spots = [
+        (i, p) for i, c in enumerate(case.calls) for p in tools[c.name].required if p in c.arguments
+    ]
+    if not spots:
+        return None
+    i, param = draw(st.sampled_from(spots))
+    calls = list(case.calls)
+    calls[i] = ToolCall(
+        name=calls[i].name, arguments={k: v for k, v in calls[i].arguments.items() if k != param}
+    )
+    return format_calls(calls, case.fmt)
+
+
+def _wrong_type(draw: st.DrawFn, case: Case) -> str | None:
+    def edit(args: dict[str, Any], param: str) -> None:
+        args[param] = other_type(args[param])
+
+    return _mutate_one(draw, case, edit)
+
+
+def _wrong_value(draw: st.DrawFn, case: Case) -> str | None:
+    def edit(args: dict[str, Any], param: str) -> bool:
+        new = other_value(args[param])
+        if new == args[param]:
+            return False
+        args[param] = new
+        return True
+
+    return _mutate_one(draw, case, edit)
+
+
+def _rename_function(draw: st.DrawFn, case: Case) -> str | None:
+    i = draw(st.integers(0, len(case.calls) - 1))
+    calls = list(case.calls)
+    calls[i] = ToolCall(name=calls[i].name + "_x", arguments=calls[i].arguments)
+    return format_calls(calls, case.fmt)
+
+
+def _extra_text(draw: st.DrawFn, case: Case) -> str | None:
+    prose = draw(
+        st.sampled_from(["Sure! Here is the call:", "Let me check that for you.", "Done."])
+    )
+    text = format_calls(list(case.calls), case.fmt)
+    return draw(st.sampled_from([f"{prose}\n{text}", f"{text}\n{prose}"]))
+
+
+def _duplicate_call(draw: st.DrawFn, case: Case) -> str | None:
+    extra = draw(st.sampled_from(list(case.calls)))
+    return format_calls([*case.calls, extra], case.fmt)
+
+
+def _extra_call(draw: st.DrawFn, case: Case) -> str | None:
+    extra = draw(st.sampled_from(list(case.tools)).flatmap(calls_for))
+    return format_calls([*case.calls, extra], case.fmt)
+
+
+def _swap_order(draw: st.DrawFn, case: Case) -> str | None:
+    if len(case.calls) < 2:
+        return None
+    return format_calls(list(reversed(case.calls)), case.fmt)
+
+
+def _empty_arguments(draw: st.DrawFn, case: Case) -> str | None:
+    if not any(c.arguments for c in case.calls):
+        return None
+    return format_calls([ToolCall(name=c.name) for c in case.calls], case.fmt)
+
+
+def _unicode_noise(draw: st.DrawFn, case: Case) -> str | None:
+    noise = draw(st.sampled_from(["\u200b", "\u00a0", "\u0301", "\ufeff", "\U0001f600"]))
+
+    def edit(args: dict[str, Any], param: str) -> bool:
+        if not isinstance(args[param], str):
+            return False
+        args[param] = args[param] + noise
+        return True
+
+    return _mutate_one(draw, case, edit)
+
+
+def _think_wrapper(draw: st.DrawFn, case: Case) -> str | None:
+    closed = draw(st.booleans())
+    return "<think>" + format_calls(list(case.calls), case.fmt) + ("</think>" if closed else "")
+
+
+CORRUPTIONS: dict[str, Corruption] = {
+    "truncate": _truncate,
+    "drop_required": _drop_required,
+    "wrong_type": _wrong_type,
+    "wrong_value": _wrong_value,
+    "rename_function": _rename_function,
+    "extra_text": _extra_text,
+    "duplicate_call": _duplicate_call,
+    "extra_call": _extra_call,
+    "swap_order": _swap_order,
+    "empty_arguments": _empty_arguments,
+    "unicode_noise": _unicode_noise,
+    "think_wrapper": _think_wrapper,
+}
+
+
+@st.composite
+def corrupted(draw: st.DrawFn, case: Case, names: Sequence[str] | None = None) -> tuple[str, str]:
+    """A ``(corruption name, completion)`` pair for ``case``; inapplicable ones are skipped."""
+    options = list(names or CORRUPTIONS)
+    for name in draw(st.permutations(options)):
+        text = CORRUPTIONS[name](draw, case)
+        if text is not None:
+            return name, text
+    return "think_wrapper", _think_wrapper(draw, case)
+
+
+# --- the battery -----------------------------------------------------------------------------
+
+
+@dataclass
+class Violation:
+    """One property a reward function breaks, with hypothesis' minimal example."""
+
+    prop: str
+    message: str
+    example: dict[str, Any] = field(default_factory=dict)
+
+
+_RAISED = object()
+
+
+def _reward(fn: Callable[..., Any], case: Case, completion: str) -> Any:
+    """One completion's reward, or _RAISED (with the exception) when ``fn`` raised."""
+    try:
+        out = fn(prompts=["(prompt)"], completions=[completion], **case.columns())
+    except Exception as exc:  # noqa: BLE001 - what a reward raises is what the battery reports
+        return _RAISED, exc
+    return out, None
+
+
+def _value(out: Any) -> float | None | object:
+    if not isinstance(out, (list, tuple)) or len(out) != 1:
+        return _RAISED
+    return out[0]
+
+
+def _case_dict(case: Case) -> dict[str, Any]:
+    return {
+        "format": case.fmt,
+        "tools": [t.model_dump() for t in case.tools],
+        "answers": [c.model_dump() for c in case.calls],
+    }
+
+
+def _run(
+    prop: str, strategy: st.SearchStrategy[Any], check: Callable[[Any], str | None], examples: int
+) -> Violation | None:
+    """Run one property; return its violation with the (shrunk) example that broke it."""
+    last: dict[str, Any] = {}
+
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+    )
+    @given(strategy)
+    def test(example: Any) -> None:
+        problem = check(example)
+        if problem:
+            # Hypothesis replays the shrunk example last, so this ends holding the minimal one.
+            last["message"], last["example"] = problem, example
+            raise AssertionError(problem)
+
+    try:
+        test()
+    except Exception as exc:  # noqa: BLE001 - any failure is a violation of this property
+        if not last:
+            return Violation(prop, f"{type(exc).__name__}: {exc}")
+        example = last["example"]
+        if isinstance(example, tuple) and example and isinstance(example[0], Case):
+            shown = {**_case_dict(example[0]), "completions": list(example[1:])}
+        else:
+            shown = {"example": repr(example)}
+        return Violation(prop, last["message"], shown)
+    return None
+
+
+def check_reward(
+    fn: Callable[..., Any],
+    examples: int = 100,
+    formats: Sequence[str] | None = None,
+    reward_range: tuple[float, float] | None = None,
+    time_limit: float = 1.0,
+) -> list[Violation]:
+    """Run the battery on a TRL-shaped reward function; return what it breaks (empty: none).
+
+    Properties: ``bounded`` (finite, within ``reward_range`` or the function's own
+    ``reward_range``), ``no_exception``, ``deterministic``, ``perfect_beats_corruption``,
+    ``key_order_and_whitespace``, ``more_calls_never_help`` (duplicating or adding a call),
+    ``think_earns_nothing`` (calls inside ``<think>`` score no more than no call), and
+    ``linear_time`` (a 100 KB completion scores within ``time_limit`` seconds, and ten times the
+    text takes at most about ten times as long).
+    """
+    fmt = getattr(fn, "fmt", "auto")
+    formats = tuple(formats or (FORMATS if fmt == "auto" else (fmt,)))
+    low, high = reward_range or getattr(fn, "reward_range", (-math.inf, math.inf))
+    base = cases(formats)
+    with_corruption = base.flatmap(
+        lambda c: st.tuples(st.just(c), corrupted(c).map(lambda p: p[1]))
+    )
+    with_perfect = base.flatmap(lambda c: st.tuples(st.just(c), completions(list(c.calls), c.fmt)))
+    violations: list[Violation] = []
+
+    def no_exception(example: tuple[Case, str]) -> str | None:
+        case, text = example
+        out, exc = _reward(fn, case, text)
+        if out is _RAISED:
+            return f"raised {type(exc).__name__}: {exc}"
+        if _value(out) is _RAISED:
+            return f"returned {out!r}, not a list of one reward"
+        value = _value(out)
+        if value is not None and not isinstance(value, (int, float)):
+            return f"returned {value!r}, not a number or None"
+        return None
+
+    def score(case: Case, text: str) -> Any:
+        out, _ = _reward(fn, case, text)
+        return _RAISED if out is _RAISED else _value(out)
+
+    def bounded(example: tuple[Case, str]) -> str | None:
+        value = score(*example)
+        if value is _RAISED or value is None:
+            return None
+        if not math.isfinite(value) or not low <= value <= high:
+            return f"reward {value!r} is outside [{low}, {high}]"
+        return None
+
+    def deterministic(example: tuple[Case, str]) -> str | None:
+        first, second = score(*example), score(*example)
+        if first is not _RAISED and first != second and not (first is None and second is None):
+            return f"scored {first!r} then {second!r}"
+        return None
+
+    strategies = st.one_of(
+        with_perfect, with_corruption, base.flatmap(lambda c: st.tuples(st.just(c), st.text()))
+    )
+    for prop, check in (
+        ("no_exception", no_exception),
+        ("bounded", bounded),
+        ("deterministic", deterministic),
+    ):
+        found = _run(prop, strategies, check, examples)
+        if found:
+            violations.append(found)
+
+    def perfect_beats(example: tuple[Case, str, str]) -> str | None:
+        case, perfect, worse = example
+        good, bad = score(case, perfect), score(case, worse)
+        if _RAISED in (good, bad) or good is None or bad is None:
+            return None
+        if bad > good:
+            return f"a corrupted completion scored {bad!r}, above the perfect one's {good!r}"
+        return None
+
+    pairs = base.flatmap(
+        lambda c: st.tuples(
+            st.just(c), completions(list(c.calls), c.fmt), corrupted(c).map(lambda p: p[1])
+        )
+    )
+    found = _run("perfect_beats_corruption", pairs, perfect_beats, examples)
+    if found:
+        violations.append(found)
+
+    def layout(example: tuple[Case, str, str]) -> str | None:
+        case, one, other = example
+        a, b = score(case, one), score(case, other)
+        if _RAISED not in (a, b) and a != b:
+            return f"the same calls scored {a!r} and {b!r} in two layouts"
+        return None
+
+    layouts = base.flatmap(
+        lambda c: st.tuples(
+            st.just(c), completions(list(c.calls), c.fmt), completions(list(c.calls), c.fmt)
+        )
+    )
+    found = _run("key_order_and_whitespace", layouts, layout, examples)
+    if found:
+        violations.append(found)
+
+    def more_calls(example: tuple[Case, str, str]) -> str | None:
+        case, plain, more = example
+        a, b = score(case, plain), score(case, more)
+        if _RAISED in (a, b) or a is None or b is None:
+            return None
+        if b > a:
+            return f"adding a call raised the reward from {a!r} to {b!r}"
+        return None
+
+    grown = base.flatmap(
+        lambda c: st.tuples(
+            st.just(c),
+            st.just(format_calls(list(c.calls), c.fmt)),
+            corrupted(c, ["duplicate_call", "extra_call"]).map(lambda p: p[1]),
+        )
+    )
+    found = _run("more_calls_never_help", grown, more_calls, examples)
+    if found:
+        violations.append(found)
+
+    def think(example: tuple[Case, str]) -> str | None:
+        case, wrapped = example
+        a, b = score(case, wrapped), score(case, NO_CALL_TEXT)
+        if _RAISED in (a, b) or a is None or b is None:
+            return None
+        if a > b:
+            return f"calls inside <think> scored {a!r}, above no call's {b!r}"
+        return None
+
+    thoughts = base.flatmap(
+        lambda c: st.tuples(st.just(c), corrupted(c, ["think_wrapper"]).map(lambda p: p[1]))
+    )
+    found = _run("think_earns_nothing", thoughts, think, examples)
+    if found:
+        violations.append(found)
+
+    found = _linear_time(fn, formats[0], time_limit)
+    if found:
+        violations.append(found)
+    return violations
+
+
+def _linear_time(fn: Callable[..., Any], fmt: str, time_limit: float) -> Violation | None:
+    tool = ToolSpec(
+        name="lookup",
+        parameters={
+            "type": "object",
+            "properties": {"query": {"type": "string"}},
+            "required": ["query"],
+        },
+    )
+    case = Case((tool,), (ToolCall(name="lookup", arguments={"query": "redline"}),), fmt)
+    call = format_calls(list(case.calls), fmt)
+
+    def inputs(size: int) -> list[str]:
+        return [
+            call + " " + "word " * (size // 5),  # a call drowned in prose
+            format_calls([ToolCall(name="lookup", arguments={"query": "q" * size})], fmt),
+            '{"name": [' * (size // 10),  # unclosed nesting
+            "<tool_call>{" * (size // 12),
+        ]
+
+    def best_time(text: str) -> float:
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            _reward(fn, case, text)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    for small, big in zip(inputs(10_000), inputs(100_000), strict=True):
+        t_small, t_big = best_time(small), best_time(big)
+        if t_big > time_limit:
+            return Violation(
+                "linear_time",
+                f"a {len(big) // 1000} KB completion took {t_big:.2f} s (limit {time_limit} s)",
+                {"completion_start": big[:120]},
+            )
+        # Ten times the text may take at most ~10x (30x allows noise; quadratic would be ~100x).
+        if t_big > 30 * max(t_small, 1e-3):
+            return Violation(
+                "linear_time",
+                f"10x the text took {t_big / max(t_small, 1e-3):.0f}x the time",
+                {"completion_start": big[:120]},
+            )
+    return None

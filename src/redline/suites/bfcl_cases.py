@@ -7,12 +7,12 @@ Deterministic for a given entry id; no scoring here.
 from __future__ import annotations
 
 import copy
-import json
 import random
 import zlib
 from collections.abc import Iterator
 from typing import Any
 
+from redline.corrupt import other_type, other_value
 from redline.metrics.bfcl import ground_truth_calls
 
 Decoded = list[dict[str, dict[str, Any]]]
@@ -20,39 +20,6 @@ Decoded = list[dict[str, dict[str, Any]]]
 
 def truth(entry: dict[str, Any]) -> Decoded:
     return [c.to_bfcl() for c in ground_truth_calls(entry["ground_truth"], entry.get("function"))]
-
-
-def _other_value(value: Any) -> Any:
-    if isinstance(value, bool):
-        return not value
-    if isinstance(value, int):
-        return value + 1
-    if isinstance(value, float):
-        return value + 1.5
-    if isinstance(value, str):
-        return value + "zq"
-    if isinstance(value, list):
-        return value + [value[0]] if value else ["zq"]
-    if isinstance(value, dict):
-        if not value:
-            return {"zq": 1}
-        key = next(iter(value))
-        return {**value, key: _other_value(value[key])}
-    return "zq"
-
-
-def _other_type(value: Any) -> Any:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, str):
-        return 12345
-    if isinstance(value, list):
-        return ",".join(map(str, value))
-    if isinstance(value, dict):
-        return json.dumps(value)
-    return 0
 
 
 def _restyle(value: str) -> str:
@@ -82,10 +49,10 @@ def mutations(
         return calls if edit(args, param) is not False else None
 
     def set_value(args, param):
-        args[param] = _other_value(args[param])
+        args[param] = other_value(args[param])
 
     def set_type(args, param):
-        args[param] = _other_type(args[param])
+        args[param] = other_type(args[param])
 
     def drop(args, param):
         del args[param]

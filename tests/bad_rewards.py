@@ -1,0 +1,24 @@
+"""Deliberately bad reward functions: the battery in redline.rewards.testing must catch each."""
+
+from __future__ import annotations
+
+import json
+
+
+def substring(prompts, completions, **columns):
+    """1 when every expected function name appears somewhere in the text: gameable."""
+    out = []
+    for text, answers in zip(completions, columns["answers"], strict=True):
+        names = [a["name"] for a in json.loads(answers)]
+        out.append(1.0 if all(n in text for n in names) else 0.0)
+    return out
+
+
+def count_calls(prompts, completions, **columns):
+    """More call-looking things, more reward: rewards spamming calls."""
+    return [float(t.count('"name"') + t.count("<tool_call>") + t.count("(")) for t in completions]
+
+
+def raises(prompts, completions, **columns):
+    """Crashes on every completion."""
+    return [1 / 0 for _ in completions]

@@ -1,0 +1,88 @@
+"""The property battery: every redline reward passes it, it catches deliberately bad rewards
+(naming the property), and `redline fuzz-reward` exits 0 or 1 accordingly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from redline.rewards import REWARDS
+from redline.rewards.testing import check_reward
+from tests import bad_rewards
+
+EXAMPLES = 25
+
+
+@pytest.mark.parametrize("name", list(REWARDS))
+def test_every_redline_reward_passes_the_battery(name):
+    assert check_reward(REWARDS[name], examples=EXAMPLES) == []
+
+
+@pytest.mark.parametrize(
+    ("fn", "prop"),
+    [
+        (bad_rewards.substring, "think_earns_nothing"),
+        (bad_rewards.count_calls, "more_calls_never_help"),
+        (bad_rewards.raises, "no_exception"),
+    ],
+)
+def test_the_battery_catches_bad_rewards(fn, prop):
+    violations = check_reward(fn, examples=EXAMPLES)
+    assert prop in {v.prop for v in violations}
+    found = next(v for v in violations if v.prop == prop)
+    assert found.message
+    if prop != "no_exception":
+        assert found.example["completions"], "the minimal example is reported"
+
+
+def test_bounds_are_checked():
+    def too_big(prompts, completions, **columns):
+        return [2.0 for _ in completions]
+
+    assert [v.prop for v in check_reward(too_big, examples=10, reward_range=(0, 1))] == ["bounded"]
+
+
+def test_linear_time_catches_quadratic_work():
+    def quadratic(prompts, completions, **columns):
+        out = []
+        for text in completions:
+            n = len(text) // 60
+            out.append(float(sum(1 for _ in range(n) for _ in range(n)) >= 0))
+        return out
+
+    props = {v.prop for v in check_reward(quadratic, examples=5, time_limit=0.05)}
+    assert "linear_time" in props
+
+
+def run_cli(*args):
+    root = Path(__file__).resolve().parent.parent
+    script = Path(sys.executable).parent / "redline"
+    return subprocess.run([str(script), "fuzz-reward", *args], capture_output=True, text=True, cwd=root)
+
+
+def test_cli_passes_the_default_composite():
+    result = run_cli("redline.rewards:composite", "--examples", "15")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "all properties hold" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("target", "prop"),
+    [
+        ("tests.bad_rewards:substring", "think_earns_nothing"),
+        ("tests.bad_rewards:count_calls", "more_calls_never_help"),
+        ("tests.bad_rewards:raises", "no_exception"),
+    ],
+)
+def test_cli_fails_bad_rewards_naming_the_property(target, prop):
+    result = run_cli(target, "--examples", "15")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"VIOLATED {prop}" in result.stdout
+
+
+def test_cli_reports_a_bad_target():
+    result = run_cli("tests.bad_rewards:missing")
+    assert result.returncode == 2 and "cannot load tests.bad_rewards:missing" in result.stderr

@@ -1,0 +1,217 @@
+"""Reward functions: values per reward on fixed completions, TRL's call shapes, no crash on
+internal errors (None, counted, logged once), composite specs and their errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from redline import rewards
+from redline.rewards import (
+    REWARDS,
+    RewardFunction,
+    completion_of,
+    detect_format,
+    load_spec,
+    make_composite,
+    make_reward,
+)
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "city": {"type": "string"},
+                    "unit": {"type": "string", "enum": ["c", "f"]},
+                },
+                "required": ["city"],
+            },
+        },
+    }
+]
+ANSWERS = [{"name": "get_weather", "arguments": {"city": "Paris", "unit": "c"}}]
+PERFECT = '{"name": "get_weather", "arguments": {"city": "Paris", "unit": "c"}}'
+COMPLETIONS = {
+    "perfect json": PERFECT,
+    "hermes, prose, missing unit": (
+        'Sure: <tool_call>{"name": "get_weather", "arguments": {"city": "paris"}}</tool_call>'
+    ),
+    "python, bad enum": '[get_weather(city="Paris", unit="k")]',
+    "prose": "I do not know.",
+    "inside think": f"<think>{PERFECT}</think>",
+}
+EXPECTED = {
+    #             perfect, hermes, python, prose, think
+    "parse": [1.0, 1.0, 1.0, 0.0, 0.0],
+    "schema_hit": [1.0, 1.0, 1.0, 0.0, 0.0],
+    "exec": [1.0, 1.0, 0.0, 0.0, 0.0],
+    "semantic_f1": [1.0, 2 / 3, 0.5, 0.0, 0.0],
+    "ast_match": [1.0, 0.0, 0.0, 0.0, 0.0],
+    "format_strict": [1.0, 0.0, 1.0, 0.0, 0.0],
+    "abstain": [0.0, 0.0, 0.0, -1.0, -1.0],
+    "toolrl": [4.0, -0.75, 2.5, -3.0, -3.0],
+    "composite": [1.0, (1 + 1 + 1 + 2 / 3) / 4, (1 + 1 + 0 + 0.5) / 4, 0.0, 0.0],
+}
+
+
+def columns(n, tools=TOOLS, answers=ANSWERS):
+    return {"tools": [json.dumps(tools)] * n, "answers": [json.dumps(answers)] * n}
+
+
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_reward_values(name):
+    texts = list(COMPLETIONS.values())
+    got = REWARDS[name](prompts=["p"] * len(texts), completions=texts, **columns(len(texts)))
+    assert got == pytest.approx(EXPECTED[name])
+
+
+def test_names_are_stable_for_trl_logs():
+    assert {name: fn.__name__ for name, fn in REWARDS.items()} == {n: n for n in REWARDS}
+    assert rewards.exec is REWARDS["exec"] and rewards.composite.__name__ == "composite"
+
+
+def test_conversational_and_native_tool_call_completions():
+    message = [{"role": "assistant", "content": PERFECT}]
+    native = [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "1",
+                    "type": "function",
+                    "function": {
+                        "name": "get_weather",
+                        "arguments": json.dumps({"city": "Paris", "unit": "c"}),
+                    },
+                }
+            ],
+        }
+    ]
+    parts = [{"role": "assistant", "content": [{"type": "text", "text": PERFECT}]}]
+    got = rewards.ast_match(prompts=[[]] * 3, completions=[message, native, parts], **columns(3))
+    assert got == [1.0, 1.0, 1.0]
+
+
+def test_irrelevance_rows():
+    cols = {"tools": [json.dumps(TOOLS)] * 2, "answers": ["[]"] * 2}
+    texts = ["No tool fits that.", PERFECT]
+    assert rewards.abstain(completions=texts, **cols) == [1.0, -1.0]
+    assert rewards.toolrl(completions=texts, **cols) == [4.0, -3.0]
+    assert rewards.parse(completions=texts, **cols) == [None, None], "not applicable"
+    assert rewards.composite(completions=texts, **cols) == [None, None]
+
+
+def test_bfcl_rows_use_possible_answers():
+    cols = {
+        "tools": [
+            json.dumps(
+                [
+                    {
+                        "name": "f",
+                        "parameters": {
+                            "type": "dict",
+                            "properties": {"x": {"type": "float"}},
+                            "required": ["x"],
+                        },
+                    }
+                ]
+            )
+        ],
+        "possible_answer": [json.dumps([{"f": {"x": [2.0, 3.0]}}])],
+        "bfcl_category": ["simple_python"],
+    }
+    assert rewards.ast_match(completions=["[f(x=3)]"], **cols) == [1.0], "int accepted for float"
+
+
+def test_an_internal_error_is_none_counted_and_logged_once(caplog):
+    def shape(scores, sample):
+        raise ZeroDivisionError("boom")
+
+    broken = RewardFunction("broken", ("parse",), shape)
+    with caplog.at_level(logging.WARNING, logger="redline.rewards"):
+        got = broken(completions=[PERFECT, PERFECT, "x"], **columns(3))
+    assert got == [None, None, None]
+    assert broken.errors == 3
+    (record,) = caplog.records
+    assert "ZeroDivisionError: boom" in record.getMessage() and "get_weather" in record.getMessage()
+    logged = []
+    broken(completions=[PERFECT], log_metric=lambda k, v: logged.append((k, v)), **columns(1))
+    assert logged == [("redline/broken/errors", 1.0)]
+
+
+def test_a_malformed_sample_is_unscored_not_zero():
+    bad_tools = [
+        {
+            "name": "get_weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "strng"}}},
+        }
+    ]
+    fn = make_reward("exec")
+    assert fn(completions=[PERFECT], **columns(1, tools=bad_tools)) == [None]
+    assert fn.unscored == 1 and fn.errors == 0
+
+
+def test_a_missing_column_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"needs the dataset column\(s\) \['tools'\]"):
+        rewards.exec(completions=[PERFECT], answers=["[]"])
+    with pytest.raises(ValueError, match="answers"):
+        rewards.parse(completions=[PERFECT], tools=["[]"])
+
+
+def test_composite_specs(tmp_path):
+    assert [c.name for c in load_spec(None or rewards.DEFAULT_SPEC)] == [
+        "parse",
+        "schema_hit",
+        "exec",
+        "semantic_f1",
+    ]
+    spec = tmp_path / "rewards.yaml"
+    spec.write_text("- {name: ast_match, weight: 0.5}\n- {name: format_strict, weight: 0.5}\n")
+    fn = make_composite(spec, name="strict")
+    texts = list(COMPLETIONS.values())
+    assert fn(completions=texts, **columns(len(texts))) == pytest.approx([1.0, 0.0, 0.5, 0.0, 0.0])
+    assert fn.__name__ == "strict" and fn.config["spec"][0] == {"name": "ast_match", "weight": 0.5}
+    assert fn.reward_range == (0.0, 1.0)
+    assert make_composite("- {name: toolrl, weight: 1}").reward_range == (-3.0, 4.0)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("- {name: nonsense, weight: 1}", "item 0: unknown reward 'nonsense'"),
+        ("- {name: parse}", "item 0: Field required"),
+        ("- {name: parse, weight: 1, bonus: 2}", "item 0: Extra inputs"),
+        ("[]", "non-empty list"),
+        ("- {name: composite, weight: 1}", "unknown reward 'composite'"),
+    ],
+)
+def test_bad_specs_are_named(spec, message):
+    with pytest.raises(ValueError, match=message):
+        load_spec(spec)
+
+
+def test_bad_spec_file_names_the_file(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("- {name: parse, weight: one}\n")
+    with pytest.raises(ValueError, match=r"r.yaml: item 0"):
+        load_spec(path)
+
+
+def test_format_detection_and_fixed_formats():
+    assert detect_format(PERFECT) == "json"
+    assert detect_format("<think>hm</think><tool_call>{}</tool_call>") == "hermes"
+    assert detect_format("```\n[f(a=1)]\n```") == "python"
+    json_only = make_reward("parse", fmt="json")
+    assert json_only(completions=["[get_weather(city='x')]"], **columns(1)) == [0.0]
+    assert completion_of("[f(a=1)]", "python").calls[0].name == "f"
+    with pytest.raises(ValueError, match="unknown output format 'xml'"):
+        make_reward("parse", fmt="xml")
+    with pytest.raises(ValueError, match="unknown reward 'nope'"):
+        make_reward("nope")
