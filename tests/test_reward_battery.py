@@ -60,7 +60,9 @@ def test_linear_time_catches_quadratic_work():
 def run_cli(*args):
     root = Path(__file__).resolve().parent.parent
     script = Path(sys.executable).parent / "redline"
-    return subprocess.run([str(script), "fuzz-reward", *args], capture_output=True, text=True, cwd=root)
+    return subprocess.run(
+        [str(script), "fuzz-reward", *args], capture_output=True, text=True, cwd=root
+    )
 
 
 def test_cli_passes_the_default_composite():
