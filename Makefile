@@ -14,7 +14,7 @@ help:
 	@echo "make demo   - score BFCL's ground truth with redline's checker (per-category table)"
 	@echo "make test   - run the whole test suite"
 	@echo "make lint   - ruff check and format check"
-	@echo "make bench  - benchmarks (checker throughput vs the official checker)"
+	@echo "make bench  - benchmarks (checker and reward throughput vs the official checker)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_bfcl_check.py
+	$(PY) benchmarks/bench_rewards.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

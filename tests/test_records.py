@@ -52,7 +52,7 @@ def test_tool_spec_accepts_openai_bare_and_bfcl_forms():
     assert schema["properties"]["pt"] == {"type": "array", "items": {"type": "integer"}}
     assert schema["properties"]["x"] == {}, "'any' carries no constraint"
     assert schema["properties"]["opts"]["properties"]["k"] == {"type": "string"}
-    assert bfcl.problems() == []
+    assert bfcl.problems() == ()
     assert bfcl.parameters["type"] == "dict", "the original dialect is kept for BFCL checking"
     assert bfcl.to_openai()["function"]["parameters"] == schema
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from enum import StrEnum
 from functools import cached_property
 from typing import Any, Literal
@@ -22,6 +23,17 @@ class Record(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True)
+
+    @cached_property
+    def _derived(self) -> dict[str, Any]:
+        return {}
+
+    def memo(self, key: str, compute: Callable[[Any], Any]) -> Any:
+        """``compute(self)``, computed once per record and kept (records are immutable)."""
+        derived = self._derived
+        if key not in derived:
+            derived[key] = compute(self)
+        return derived[key]
 
     def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Any:
         copy = super().model_copy(update=update, deep=deep)
@@ -93,9 +105,9 @@ class ToolSpec(Record):
 
         return tuple(schema_problems(self.parameters, where=f"tool {self.name!r}"))
 
-    def problems(self) -> list[str]:
+    def problems(self) -> tuple[str, ...]:
         """Reasons this schema cannot be scored against; empty when it is well formed."""
-        return list(self._problems)
+        return self._problems
 
     @cached_property
     def _json_schema(self) -> dict[str, Any]:

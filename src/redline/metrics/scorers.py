@@ -8,7 +8,6 @@ sample returns ``Score(None)`` with no error type. Both are left out of means.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -34,10 +33,15 @@ NOT_APPLICABLE = Score(value=None)
 _WS = re.compile(r"\s+")
 
 
+def _score(value: float | None, error_type: ErrorType | None = None, detail: str = "") -> Score:
+    return Score(value=value, error_type=error_type, detail=detail)
+
+
+PASS = _score(1.0)
+
+
 def _bool(ok: bool, error: ErrorType | None = None, detail: str = "") -> Score:
-    return Score(
-        value=1.0 if ok else 0.0, error_type=None if ok else error, detail="" if ok else detail
-    )
+    return PASS if ok else _score(0.0, error, detail)
 
 
 def call_failure(completion: Completion) -> tuple[ErrorType, str] | None:
@@ -107,13 +111,20 @@ def normalise_value(value: Any) -> Any:
     return value
 
 
-def _value_key(value: Any, semantic: bool) -> str:
+def _value_key(value: Any, semantic: bool) -> tuple[str, Any]:
+    """A comparable key for an argument value: 5 and 5.0 are the same, True stays apart from 1."""
+    kind = type(value)
+    if kind is str:
+        return "s", normalise_value(value) if semantic else value
+    if kind is bool or value is None:
+        return "b", value
+    if kind is int:
+        return "n", value
+    if kind is float:
+        return "n", int(value) if value.is_integer() else value
     if semantic:
         value = normalise_value(value)
-    # 5 and 5.0 are the same argument value; True stays apart from 1.
-    if isinstance(value, float) and value.is_integer() and math.isfinite(value):
-        value = int(value)
-    return canonical_json(value)
+    return "j", canonical_json(value)
 
 
 def _matches(value: Any, options: list[Any], semantic: bool) -> bool:
@@ -171,7 +182,7 @@ def pair_f1(sample: Sample, calls: list[ToolCall], semantic: bool) -> float:
     """F1 of (function, parameter, value) pairs, pooled over the sample's calls (micro within a
     sample). A value matches when it is among the answer's accepted values. Optional answer
     parameters count only when the model supplies them. Both sides empty: 1 when names match."""
-    gold = _gold_pairs(sample)
+    gold = sample.memo("metrics.gold_pairs", _gold_pairs)
     predicted = [((c.name, p), v) for c in calls for p, v in c.arguments.items()]
     used = [False] * len(gold)
     true_pos = optional_hits = 0
@@ -199,7 +210,7 @@ def _f1_scorer(semantic: bool) -> Scorer:
         if failure:
             return _bool(False, *failure)
         value = pair_f1(sample, completion.calls, semantic)
-        return Score(value=value, error_type=None if value == 1.0 else ErrorType.value_error)
+        return _score(value, None if value == 1.0 else ErrorType.value_error)
 
     return scorer
 
@@ -232,7 +243,7 @@ def _called_tools(
     failure = call_failure(completion)
     if failure:
         return _bool(False, *failure)
-    tools = {t.name: t for t in reversed(sample.tools)}  # the first tool of a name wins
+    tools = sample.memo("metrics.tools_by_name", _tools_by_name)
     pairs = []
     for call in completion.calls:
         tool = tools.get(call.name)
@@ -240,11 +251,13 @@ def _called_tools(
             return _bool(False, ErrorType.wrong_function, f"{call.name!r} is not an offered tool")
         problems = tool.problems()
         if problems:
-            return Score(
-                value=None, error_type=ErrorType.invalid_sample, detail="; ".join(problems)
-            )
+            return _score(None, ErrorType.invalid_sample, "; ".join(problems))
         pairs.append((call, tool))
     return pairs
+
+
+def _tools_by_name(sample: Sample) -> dict[str, ToolSpec]:
+    return {t.name: t for t in reversed(sample.tools)}  # the first tool of a name wins
 
 
 def schema_hit(sample: Sample, completion: Completion) -> Score:
@@ -278,7 +291,7 @@ def exec_ok(sample: Sample, completion: Completion) -> Score:
         try:
             problem = tool.validator(call.arguments)
         except SchemaError as exc:
-            return Score(value=None, error_type=ErrorType.invalid_sample, detail=exc.message)
+            return _score(None, ErrorType.invalid_sample, exc.message)
         if problem is not None:
             keyword, path, message = problem
             where = ".".join(str(p) for p in path) or "arguments"
@@ -316,7 +329,7 @@ def ast_match(sample: Sample, completion: Completion) -> Score:
     if verdict is None:
         return NOT_APPLICABLE
     if verdict.error_type in (ErrorType.invalid_sample, ErrorType.unsupported):
-        return Score(value=None, error_type=verdict.error_type, detail=verdict.detail)
+        return _score(None, verdict.error_type, verdict.detail)
     return _bool(verdict.valid, verdict.error_type, verdict.detail)
 
 
@@ -401,7 +414,7 @@ def toolrl_correctness(sample: Sample, completion: Completion) -> Score:
     total += _best_pairing(pair_scores)
     maximum = 1 + len(gold) + sum(len(params) for _, params in gold)
     value = total / maximum
-    return Score(value=value, error_type=None if value == 1.0 else ErrorType.value_error)
+    return _score(value, None if value == 1.0 else ErrorType.value_error)
 
 
 def _optional(sample: Sample, name: str) -> set[str]:
@@ -471,9 +484,7 @@ def run_scorer(scorer: Scorer, sample: Sample, completion: Completion) -> Score:
     try:
         return scorer(sample, completion)
     except Exception as exc:  # noqa: BLE001 - a scorer bug must not end the run
-        return Score(
-            value=None, error_type=ErrorType.scorer_error, detail=f"{type(exc).__name__}: {exc}"
-        )
+        return _score(None, ErrorType.scorer_error, f"{type(exc).__name__}: {exc}")
 
 
 def score_sample(

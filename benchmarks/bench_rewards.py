@@ -1,0 +1,105 @@
+"""Reward throughput: the default composite reward (parse, schema hit, exec, semantic F1) on
+20,000 completions, next to the official BFCL checker's rate in the same run, one core.
+
+Completions are BFCL ground truths and their mutations (redline.suites.bfcl_cases) written as
+the seed's JSON output, grouped by prompt as GRPO hands them over (one reward call per group).
+The official checker gets the same outputs already decoded (format check + ast_checker), so it
+does not even pay for parsing text. Target: composite >= 1x the official rate.
+Run: make bench   (or .venv/bin/python benchmarks/bench_rewards.py --completions 20000)
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import itertools
+import json
+import os
+import platform
+import time
+
+from redline.harness.parsing import format_calls
+from redline.records import ToolCall
+from redline.rewards import make_composite
+from redline.suites.bfcl_cases import mutations
+from redline.suites.bfcl_data import (
+    PYTHON_AST_CATEGORIES,
+    load_entries,
+    load_official_checker,
+    load_official_format_check,
+)
+
+
+def build_groups(limit: int):
+    """(columns, completion texts, decoded outputs, functions, answer, category) per prompt."""
+    groups, total = [], 0
+    entries = [(c, e) for c in PYTHON_AST_CATEGORIES for e in load_entries(c)]
+    for category, entry in itertools.cycle(entries):
+        if total >= limit:
+            break
+        outputs = [calls for _, calls in mutations(entry, entry["function"])][: limit - total]
+        texts = [format_calls([ToolCall.from_bfcl(c) for c in calls], "json") for calls in outputs]
+        n = len(texts)
+        columns = {
+            "tools": [json.dumps(entry["function"])] * n,
+            "possible_answer": [json.dumps(entry["ground_truth"])] * n,
+            "bfcl_category": [category] * n,
+        }
+        groups.append((columns, texts, outputs, entry["function"], entry["ground_truth"], category))
+        total += n
+    return groups, total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--completions", type=int, default=20_000)
+    parser.add_argument("--repeats", type=int, default=5, help="timed passes (best reported)")
+    args = parser.parse_args()
+
+    groups, total = build_groups(args.completions)
+    official = load_official_checker()
+    format_ok = load_official_format_check()
+    from bfcl_eval.constants.enums import Language
+
+    def run_composite() -> float:
+        reward = make_composite()  # fresh: nothing cached from an earlier pass
+        start = time.perf_counter()
+        for columns, texts, *_ in groups:
+            reward(prompts=[""] * len(texts), completions=texts, **columns)
+        return time.perf_counter() - start
+
+    def run_official() -> float:
+        start = time.perf_counter()
+        for _, _, outputs, functions, answer, category in groups:
+            for calls in outputs:
+                if format_ok(calls):
+                    try:
+                        official.ast_checker(
+                            functions, calls, answer, Language.PYTHON, category, "b"
+                        )
+                    except Exception:  # noqa: BLE001 - a crash counts as a failed check
+                        pass
+        return time.perf_counter() - start
+
+    times: dict[str, list[float]] = {"composite": [], "official": []}
+    for _ in range(args.repeats):
+        for name, run in (("composite", run_composite), ("official", run_official)):
+            gc.collect()
+            gc.disable()
+            try:
+                times[name].append(run())
+            finally:
+                gc.enable()
+    rate = {k: total / min(v) for k, v in times.items()}
+    machine = f"{platform.machine()}, {os.cpu_count()} cores (one used)"
+    print(f"machine: {machine}, Python {platform.python_version()}")
+    print(f"completions: {total} in {len(groups)} prompt groups, best of {args.repeats} passes")
+    print(f"redline composite reward (from text)  : {rate['composite']:10,.0f} completions/s")
+    print(f"official BFCL checker (decoded input) : {rate['official']:10,.0f} entries/s")
+    print(f"ratio composite / official: {rate['composite'] / rate['official']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
