@@ -30,7 +30,7 @@ def test_tool_spec_accepts_openai_bare_and_bfcl_forms():
     )
     bare = ToolSpec.model_validate({"name": "w", "description": "", "parameters": PARAMS})
     assert openai == bare
-    assert openai.required == ["city"]
+    assert openai.required == ("city",)
     bfcl = ToolSpec.model_validate(
         {
             "name": "area",

@@ -89,15 +89,15 @@ class ToolSpec(Record):
             return inner
         return data
 
-    @property
+    @cached_property
     def properties(self) -> dict[str, Any]:
         props = self.parameters.get("properties", {})
         return props if isinstance(props, dict) else {}
 
-    @property
-    def required(self) -> list[str]:
+    @cached_property
+    def required(self) -> tuple[str, ...]:
         req = self.parameters.get("required", [])
-        return [r for r in req if isinstance(r, str)] if isinstance(req, list) else []
+        return tuple(r for r in req if isinstance(r, str)) if isinstance(req, list) else ()
 
     @cached_property
     def _problems(self) -> tuple[str, ...]:

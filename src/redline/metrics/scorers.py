@@ -164,8 +164,37 @@ def _dict_matches(value: dict, option: dict, semantic: bool) -> bool:
     return all(k in value or (isinstance(opts, list) and "" in opts) for k, opts in option.items())
 
 
-def _gold_pairs(sample: Sample) -> list[tuple[tuple[str, str], list[Any], bool]]:
-    """(call name, parameter) keys with their accepted values and whether they are optional."""
+class _Gold:
+    """One answer parameter: its (call, parameter) key, accepted values and their keys."""
+
+    __slots__ = ("key", "options", "optional", "literal_empty", "structured", "keys")
+
+    def __init__(self, key: tuple[str, str], options: list[Any]) -> None:
+        self.key = key
+        self.options = options
+        self.optional = "" in options
+        self.literal_empty = self.optional  # "" also matches a literal empty string
+        # Dict and list-of-dict answers hold option lists per key: matched the slow way.
+        self.structured = any(
+            isinstance(o, dict)
+            or (isinstance(o, list) and o and all(isinstance(i, dict) for i in o))
+            for o in options
+        )
+        self.keys = {
+            semantic: frozenset(_value_key(o, semantic) for o in options if o != "")
+            for semantic in (False, True)
+        }
+
+    def accepts(self, value: Any, semantic: bool) -> bool:
+        if self.literal_empty and value == "" and type(value) is str:
+            return True
+        if self.structured and isinstance(value, (dict, list)):
+            return _matches(value, self.options, semantic)
+        return _value_key(value, semantic) in self.keys[semantic]
+
+
+def _gold_pairs(sample: Sample) -> list[_Gold]:
+    """Every answer parameter of the sample (computed once per sample, see Record.memo)."""
     answer = sample.possible_answer
     if answer is None:
         answer = answer_from_calls(sample.expected or [])
@@ -173,8 +202,7 @@ def _gold_pairs(sample: Sample) -> list[tuple[tuple[str, str], list[Any], bool]]
     for item in answer:
         ((name, params),) = item.items()
         for param, options in params.items():
-            options = options if isinstance(options, list) else [options]
-            pairs.append(((name, param), options, "" in options))
+            pairs.append(_Gold((name, param), options if isinstance(options, list) else [options]))
     return pairs
 
 
@@ -183,22 +211,24 @@ def pair_f1(sample: Sample, calls: list[ToolCall], semantic: bool) -> float:
     sample). A value matches when it is among the answer's accepted values. Optional answer
     parameters count only when the model supplies them. Both sides empty: 1 when names match."""
     gold = sample.memo("metrics.gold_pairs", _gold_pairs)
-    predicted = [((c.name, p), v) for c in calls for p, v in c.arguments.items()]
     used = [False] * len(gold)
-    true_pos = optional_hits = 0
-    for key, value in predicted:
-        for i, (gold_key, accepted, optional) in enumerate(gold):
-            if not used[i] and gold_key == key and _matches(value, accepted, semantic):
-                used[i] = True
-                true_pos += 1
-                optional_hits += optional
-                break
-    relevant = sum(1 for _, _, optional in gold if not optional) + optional_hits
+    predicted = true_pos = optional_hits = 0
+    for call in calls:
+        for param, value in call.arguments.items():
+            predicted += 1
+            key = (call.name, param)
+            for i, pair in enumerate(gold):
+                if not used[i] and pair.key == key and pair.accepts(value, semantic):
+                    used[i] = True
+                    true_pos += 1
+                    optional_hits += pair.optional
+                    break
+    relevant = sum(1 for pair in gold if not pair.optional) + optional_hits
     if not predicted and relevant == 0:
         return 1.0 if sorted(c.name for c in calls) == sorted(_answer_names(sample)) else 0.0
     if true_pos == 0:
         return 0.0
-    precision, recall = true_pos / len(predicted), true_pos / relevant
+    precision, recall = true_pos / predicted, true_pos / relevant
     return 2 * precision * recall / (precision + recall)
 
 
