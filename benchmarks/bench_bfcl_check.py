@@ -17,19 +17,13 @@ Run: make bench   (or .venv/bin/python benchmarks/bench_bfcl_check.py --repeats 
 from __future__ import annotations
 
 import argparse
-import gc
-import os
-import platform
 import time
+
+from common import best_rates, machine, official_check
 
 from redline.metrics.bfcl import BFCLChecker, check
 from redline.suites.bfcl_cases import mutations
-from redline.suites.bfcl_data import (
-    PYTHON_AST_CATEGORIES,
-    load_entries,
-    load_official_checker,
-    load_official_format_check,
-)
+from redline.suites.bfcl_data import PYTHON_AST_CATEGORIES, load_entries
 
 
 def build_cases():
@@ -78,47 +72,21 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    official = load_official_checker()
-    format_ok = load_official_format_check()
-    from bfcl_eval.constants.enums import Language
-
-    def theirs(functions, calls, answer, category):
-        # The official runner's two steps, as redline's check() does both: format, then AST.
-        if not format_ok(calls):
-            return None
-        try:
-            return official.ast_checker(
-                functions, calls, answer, Language.PYTHON, category, "bench"
-            )
-        except Exception:  # noqa: BLE001 - counted as a failed check, as in the differential test
-            return None
-
+    theirs = official_check()
     groups = build_cases()
     n = sum(len(g[3]) for g in groups)
-    times: dict[str, list[float]] = {"suite": [], "compiled": [], "one-off": [], "official": []}
     checkers = [BFCLChecker(f, a, c) for f, a, c, _ in groups]
-    # Interleave the passes so drift on the machine hits every checker alike.
-    passes = {
-        "suite": lambda: time_suite(checkers, groups),
-        "compiled": lambda: time_compiled(groups),
-        "one-off": lambda: time_per_output(check, groups),
-        "official": lambda: time_per_output(theirs, groups),
-    }
-    for _ in range(args.repeats):
-        for name, run in passes.items():
-            # As timeit does: no garbage-collector pauses inside a timed pass, for either side.
-            gc.collect()
-            gc.disable()
-            try:
-                times[name].append(run())
-            finally:
-                gc.enable()
-    # Best of N, as timeit recommends: noise on a shared machine only ever adds time.
-    rate = {k: n / min(v) for k, v in times.items()}
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"{platform.python_implementation()} {platform.python_version()}"
+    rate = best_rates(
+        {
+            "suite": lambda: time_suite(checkers, groups),
+            "compiled": lambda: time_compiled(groups),
+            "one-off": lambda: time_per_output(check, groups),
+            "official": lambda: time_per_output(theirs, groups),
+        },
+        args.repeats,
+        n,
     )
+    print(f"machine: {machine()}")
     print(f"inputs: {len(groups)} entries, {n} outputs, {args.repeats} passes each (best)")
     official = rate["official"]
     rows = [

@@ -11,23 +11,17 @@ Run: make bench   (or .venv/bin/python benchmarks/bench_rewards.py --completions
 from __future__ import annotations
 
 import argparse
-import gc
 import itertools
 import json
-import os
-import platform
 import time
+
+from common import best_rates, machine, official_check
 
 from redline.harness.parsing import format_calls
 from redline.records import ToolCall
 from redline.rewards import make_composite
 from redline.suites.bfcl_cases import mutations
-from redline.suites.bfcl_data import (
-    PYTHON_AST_CATEGORIES,
-    load_entries,
-    load_official_checker,
-    load_official_format_check,
-)
+from redline.suites.bfcl_data import PYTHON_AST_CATEGORIES, load_entries
 
 
 def build_groups(limit: int):
@@ -59,9 +53,7 @@ def main() -> None:
     args = parser.parse_args()
 
     groups, total = build_groups(args.completions)
-    official = load_official_checker()
-    format_ok = load_official_format_check()
-    from bfcl_eval.constants.enums import Language
+    theirs = official_check()
 
     def run_composite() -> float:
         reward = make_composite()  # fresh: nothing cached from an earlier pass
@@ -74,27 +66,11 @@ def main() -> None:
         start = time.perf_counter()
         for _, _, outputs, functions, answer, category in groups:
             for calls in outputs:
-                if format_ok(calls):
-                    try:
-                        official.ast_checker(
-                            functions, calls, answer, Language.PYTHON, category, "b"
-                        )
-                    except Exception:  # noqa: BLE001 - a crash counts as a failed check
-                        pass
+                theirs(functions, calls, answer, category)
         return time.perf_counter() - start
 
-    times: dict[str, list[float]] = {"composite": [], "official": []}
-    for _ in range(args.repeats):
-        for name, run in (("composite", run_composite), ("official", run_official)):
-            gc.collect()
-            gc.disable()
-            try:
-                times[name].append(run())
-            finally:
-                gc.enable()
-    rate = {k: total / min(v) for k, v in times.items()}
-    machine = f"{platform.machine()}, {os.cpu_count()} cores (one used)"
-    print(f"machine: {machine}, Python {platform.python_version()}")
+    rate = best_rates({"composite": run_composite, "official": run_official}, args.repeats, total)
+    print(f"machine: {machine()} (one core used)")
     print(f"completions: {total} in {len(groups)} prompt groups, best of {args.repeats} passes")
     print(f"redline composite reward (from text)  : {rate['composite']:10,.0f} completions/s")
     print(f"official BFCL checker (decoded input) : {rate['official']:10,.0f} entries/s")
