@@ -171,7 +171,8 @@ def _official_agreement(checker, category: str, records) -> str:
 @app.command("parse")
 def parse_cmd(
     fmt: Annotated[
-        str, typer.Option("--format", "-f", help="Output format: json, hermes or python.")
+        str,
+        typer.Option("--format", "-f", help="Output format: json, hermes, python, or auto."),
     ] = "json",
     file: Annotated[
         Path | None,
@@ -181,7 +182,7 @@ def parse_cmd(
     """Parse one model output; print its completion record (calls, reasoning, error) as JSON."""
     from redline.harness.parsing import PARSERS, parse
 
-    if fmt not in PARSERS:
+    if fmt != "auto" and fmt not in PARSERS:
         raise typer.BadParameter(
             f"unknown format {fmt!r}; choose from {', '.join(PARSERS)}", param_hint="--format"
         )

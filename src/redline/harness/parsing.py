@@ -749,12 +749,29 @@ PARSERS: dict[str, Callable[[str], Completion]] = {
 }
 
 
+_PYTHON_CALL = re.compile(r"\s*(?:```\w*\s*)?\[?\s*[A-Za-z_][\w.]*\s*\(")
+
+
+def detect_format(text: str) -> str:
+    """The format an output is written in, judged outside the reasoning: ``hermes`` when it has
+    a ``<tool_call>`` tag, ``python`` when it opens with a call, else ``json``."""
+    rest = strip_reasoning(text)[1]
+    if TOOL_CALL_OPEN in rest:
+        return "hermes"
+    if _PYTHON_CALL.match(rest):
+        return "python"
+    return "json"
+
+
 def parse(text: str, fmt: str) -> Completion:
-    """Parse ``text`` in output format ``fmt`` (a key of PARSERS); unknown formats raise."""
+    """Parse ``text`` in output format ``fmt`` (a key of PARSERS, or ``auto`` to detect it)."""
+    if fmt == "auto":
+        fmt = detect_format(text)
     try:
         parser = PARSERS[fmt]
     except KeyError:
-        raise ValueError(f"unknown output format {fmt!r}; known: {sorted(PARSERS)}") from None
+        known = ", ".join(["auto", *sorted(PARSERS)])
+        raise ValueError(f"unknown output format {fmt!r}; known: {known}") from None
     return parser(text)
 
 

@@ -5,13 +5,13 @@ read are listed in ``COLUMNS``. Build variants with ``make_reward(name, fmt=...)
 ``make_composite(spec)``; check any reward function with ``redline.rewards.testing``.
 """
 
+from redline.harness.parsing import detect_format
 from redline.rewards.functions import (
     COLUMNS,
     DEFAULT_SPEC,
     REWARD_NAMES,
     RewardFunction,
     completion_of,
-    detect_format,
     load_spec,
     make_composite,
     make_reward,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -20,7 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from redline.harness.parsing import PARSERS, parse_openai_message, strip_reasoning
+from redline.harness.parsing import PARSERS, parse, parse_openai_message
 from redline.metrics.scorers import SCORERS, run_scorer
 from redline.records import Completion, ErrorType, Sample, Score, ToolCall, ToolSpec
 
@@ -38,24 +37,13 @@ COLUMNS = {
 }
 _SAMPLE_CACHE_SIZE = 4096
 _NEEDS_TOOLS = {"schema_hit", "exec", "ast"}
-_PYTHON_CALL = re.compile(r"\s*(?:```\w*\s*)?\[?\s*[A-Za-z_][\w.]*\s*\(")
-
-
-def detect_format(text: str) -> str:
-    """The output format a completion is written in: hermes tags, a python call list, or JSON."""
-    rest = strip_reasoning(text)[1]
-    if "<tool_call>" in rest:
-        return "hermes"
-    if _PYTHON_CALL.match(rest):
-        return "python"
-    return "json"
 
 
 @lru_cache(maxsize=8192)
 def _parse(text: str, fmt: str) -> Completion:
     # Several rewards score the same completion in one step: parse it once. Completions are
     # immutable records, so sharing them is safe.
-    return PARSERS[detect_format(text) if fmt == "auto" else fmt](text)
+    return parse(text, fmt)
 
 
 def completion_of(completion: Any, fmt: str = "auto") -> Completion:
