@@ -26,7 +26,7 @@ app = typer.Typer(
 )
 # Tables are wide; keep them readable when output goes to a pipe or a CI log.
 console = Console(width=max(120, Console().width))
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # messages name files: never cut them
 
 BfclDataOption = Annotated[
     Path | None,
@@ -256,6 +256,114 @@ def fuzz_reward(
         console.print(f"{len(violations)} propert{'y' if len(violations) == 1 else 'ies'} violated")
         raise typer.Exit(1)
     console.print("all properties hold")
+
+
+def _metrics_table(title: str, metrics: dict) -> Table:
+    table = Table(title=title)
+    names = [
+        "parse_rate",
+        "ast_accuracy",
+        "irrelevance",
+        "param_f1",
+        "schema_hit_rate",
+        "exec_rate",
+    ]
+    for col in ("category", "n", *names, "top errors"):
+        table.add_column(col, justify="left" if col in ("category", "top errors") else "right")
+    rows = [("overall", metrics["overall"])] + list(metrics["categories"].items())
+    for name, part in rows:
+        values = [_fmt(part["metrics"][m]["value"]) if m in part["metrics"] else "-" for m in names]
+        errors = ", ".join(f"{k} {v}" for k, v in list(part["errors"].items())[:2]) or "-"
+        table.add_row(name, str(part["samples"]), *values, errors)
+    return table
+
+
+@app.command("suites")
+def suites_cmd(bfcl_data: BfclDataOption = None) -> None:
+    """List the registered suites with their size and version."""
+    from redline.suites.registry import SuiteError, load_suite, suite_names
+
+    table = Table(title="suites")
+    for col in ("suite", "samples", "version"):
+        table.add_column(col, justify="right" if col == "samples" else "left")
+    for name in suite_names():
+        try:
+            suite = load_suite(name, bfcl_data=bfcl_data)
+        except SuiteError as exc:
+            table.add_row(name, "-", f"unavailable: {exc}")
+            continue
+        table.add_row(name, str(len(suite.samples)), suite.version)
+    console.print(table)
+
+
+@app.command("eval")
+def eval_cmd(
+    model: Annotated[
+        str, typer.Option(help="Model spec: 'truth' (the answers themselves) or 'replay:FILE'.")
+    ],
+    suite: Annotated[str, typer.Option(help="Suite name (see `redline suites`).")],
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Run folder (default runs/<suite>-<model>); an existing one resumes."),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="Score only the first N samples.", min=1)
+    ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option("--format", help="Output format to parse: auto, json, hermes or python."),
+    ] = "auto",
+    batch_size: Annotated[int, typer.Option(help="Samples per backend call.", min=1)] = 16,
+    bfcl_data: BfclDataOption = None,
+) -> None:
+    """Run a model on a suite: one record per sample in OUT/samples.jsonl, metrics in
+    OUT/metrics.json, how it was made in OUT/manifest.json. A stopped run resumes."""
+    from redline.harness.backends import BackendError, make_backend
+    from redline.harness.parsing import PARSERS
+    from redline.harness.runner import run_eval
+    from redline.harness.runs import RunError
+    from redline.suites.registry import SuiteError, load_suite
+
+    if fmt != "auto" and fmt not in PARSERS:
+        raise typer.BadParameter(f"unknown format {fmt!r}", param_hint="--format")
+    try:
+        loaded = load_suite(suite, limit=limit, bfcl_data=bfcl_data)
+        backend = make_backend(model)
+        slug = f"{suite}-{model}".replace(":", "_").replace("/", "_")
+        result = run_eval(
+            loaded,
+            backend,
+            out or Path("runs") / slug,
+            fmt=fmt,
+            batch_size=batch_size,
+            progress=sys.stderr.isatty(),
+            settings={"limit": limit, "batch_size": batch_size},
+        )
+    except (SuiteError, BackendError, RunError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    for problem in result.problems:
+        err_console.print(f"[yellow]warning:[/yellow] {problem}")
+    console.print(_metrics_table(f"{suite} with {model}", result.metrics))
+    console.print(
+        f"{result.scored} samples scored now, {result.resumed} resumed; run folder: {result.path}"
+    )
+
+
+@app.command("score")
+def score_cmd(
+    run: Annotated[Path, typer.Argument(help="A run folder written by `redline eval`.")],
+) -> None:
+    """Re-score a finished run offline from its folder (after a parser or scorer change)."""
+    from redline.harness.runner import rescore
+    from redline.harness.runs import RunError
+
+    try:
+        result = rescore(run)
+    except RunError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    console.print(_metrics_table(f"{run} re-scored", result.metrics))
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -1,0 +1,95 @@
+"""The suite registry: every suite by name, with its version and a hash of its content.
+
+Loading only; generation and scoring are elsewhere. A suite's version changes when its data,
+prompt or scorer changes (STYLE rule 7); the content hash catches what a version bump missed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from redline.records import Sample
+from redline.suites import bfcl_data as bd
+
+BFCL_GROUPS: dict[str, tuple[str, ...]] = {
+    "non_live": (
+        "simple_python",
+        "simple_java",
+        "simple_javascript",
+        "multiple",
+        "parallel",
+        "parallel_multiple",
+        "irrelevance",
+    ),
+    "live": (
+        "live_simple",
+        "live_multiple",
+        "live_parallel",
+        "live_parallel_multiple",
+        "live_irrelevance",
+        "live_relevance",
+    ),
+    "single_turn": bd.SINGLE_TURN_CATEGORIES,
+}
+
+
+class SuiteError(ValueError):
+    """A suite cannot be found or loaded; the message names it and what is known."""
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    version: str
+    samples: tuple[Sample, ...]
+
+    @property
+    def content_hash(self) -> str:
+        digest = hashlib.sha256()
+        for sample in self.samples:
+            digest.update(sample.model_dump_json().encode())
+            digest.update(b"\n")
+        return digest.hexdigest()[:16]
+
+
+def _bfcl_version(data_dir: str | os.PathLike | None) -> str:
+    if data_dir is not None or os.environ.get(bd.ENV_VAR):
+        return f"bfcl-{bd.VERSION}@custom"
+    try:
+        return f"bfcl-{bd.VERSION}@{importlib.metadata.version('bfcl-eval')}"
+    except importlib.metadata.PackageNotFoundError:
+        return f"bfcl-{bd.VERSION}@unknown"
+
+
+def _bfcl_loader(categories: tuple[str, ...]) -> Callable[[str | os.PathLike | None], list[Sample]]:
+    def load(data_dir: str | os.PathLike | None) -> list[Sample]:
+        return [s for c in categories for s in bd.load_samples(c, data_dir)]
+
+    return load
+
+
+def suite_names() -> list[str]:
+    """Every registered suite name."""
+    names = [f"bfcl:{c}" for c in bd.SINGLE_TURN_CATEGORIES]
+    return names + [f"bfcl:{g}" for g in BFCL_GROUPS]
+
+
+def load_suite(
+    name: str, limit: int | None = None, bfcl_data: str | os.PathLike | None = None
+) -> Suite:
+    """Load suite ``name``; ``limit`` keeps its first N samples (the version notes the limit)."""
+    if not name.startswith("bfcl:") or name not in suite_names():
+        raise SuiteError(f"unknown suite {name!r}; known: {', '.join(suite_names())}")
+    key = name.split(":", 1)[1]
+    categories = BFCL_GROUPS.get(key, (key,))
+    try:
+        samples = _bfcl_loader(categories)(bfcl_data)
+    except bd.BFCLDataError as exc:
+        raise SuiteError(str(exc)) from exc
+    if limit is not None:
+        samples = samples[:limit]
+    return Suite(name, _bfcl_version(bfcl_data), tuple(samples))

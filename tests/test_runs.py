@@ -1,0 +1,185 @@
+"""Runs are records: `redline eval` writes manifest, samples and metrics; a stopped run resumes
+with every sample exactly once; replay re-scores outputs made elsewhere (redline's own or BFCL's
+result files); `redline score` re-scores a folder offline; bad files are named, line by line."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from redline.cli import app
+from redline.harness.runs import read_records
+from redline.suites import bfcl_data
+from redline.suites.bfcl_cases import mutations, truth
+
+runner = CliRunner()
+
+
+def eval_run(out, *args):
+    return runner.invoke(app, ["eval", "--model", "truth", "--out", str(out), *args])
+
+
+def lines(path):
+    return path.read_text().splitlines()
+
+
+def test_eval_writes_a_run_folder(tmp_path):
+    out = tmp_path / "run"
+    result = eval_run(out, "--suite", "bfcl:parallel", "--limit", "30")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    for key in (
+        "model",
+        "suite",
+        "suite_version",
+        "suite_hash",
+        "redline_version",
+        "git",
+        "packages",
+    ):
+        assert manifest[key], key
+    assert manifest["suite"] == "bfcl:parallel" and manifest["samples"] == 30
+    assert manifest["suite_version"].startswith("bfcl-v4@") and manifest["finished"]
+    assert len(lines(out / "samples.jsonl")) == 30
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["overall"]["samples"] == 30
+    assert metrics["overall"]["metrics"]["ast_accuracy"] == {
+        "value": 1.0,
+        "scored": 30,
+        "unscored": 0,
+        "not_applicable": 0,
+    }
+    assert "parallel" in metrics["categories"]
+    assert "30 samples scored now" in result.output
+
+
+def test_a_stopped_run_resumes_with_every_sample_once(tmp_path):
+    out = tmp_path / "run"
+    assert eval_run(out, "--suite", "bfcl:simple_python", "--limit", "40").exit_code == 0
+    kept = lines(out / "samples.jsonl")
+    # As if killed mid-write: 12 whole lines and half of the 13th.
+    (out / "samples.jsonl").write_text("\n".join(kept[:12]) + "\n" + kept[12][:50])
+    result = eval_run(out, "--suite", "bfcl:simple_python", "--limit", "40")
+    assert result.exit_code == 0, result.output
+    assert "28 samples scored now, 12 resumed" in result.output
+    ids = [json.loads(line)["sample"]["id"] for line in lines(out / "samples.jsonl")]
+    assert len(ids) == 40 and len(set(ids)) == 40
+    assert json.loads((out / "manifest.json").read_text())["resumed"]
+
+
+def test_a_folder_of_another_run_is_refused(tmp_path):
+    out = tmp_path / "run"
+    assert eval_run(out, "--suite", "bfcl:parallel", "--limit", "5").exit_code == 0
+    result = eval_run(out, "--suite", "bfcl:multiple", "--limit", "5")
+    assert result.exit_code == 2
+    assert "belongs to another run" in result.output and "suite" in result.output
+    assert len(lines(out / "samples.jsonl")) == 5, "nothing was lost"
+
+
+def test_replay_of_a_redline_run_gives_the_same_scores(tmp_path):
+    first = tmp_path / "first"
+    assert eval_run(first, "--suite", "bfcl:live_simple", "--limit", "25").exit_code == 0
+    replay = runner.invoke(
+        app,
+        [
+            "eval",
+            "--model",
+            f"replay:{first / 'samples.jsonl'}",
+            "--suite",
+            "bfcl:live_simple",
+            "--limit",
+            "25",
+            "--out",
+            str(tmp_path / "again"),
+        ],
+    )
+    assert replay.exit_code == 0, replay.output
+    one = json.loads((first / "metrics.json").read_text())["overall"]["metrics"]
+    two = json.loads((tmp_path / "again" / "metrics.json").read_text())["overall"]["metrics"]
+    assert one == two
+
+
+def test_replay_rescores_a_bfcl_result_file(tmp_path, official_checker, python_language):
+    entries = bfcl_data.load_entries("multiple")[:40]
+    results, expected_valid = [], 0
+    for entry in entries:
+        kinds = dict(mutations(entry, entry["function"]))
+        calls = kinds["truth"] if int(entry["id"].split("_")[-1]) % 2 else kinds["wrong_value"]
+        # Half as Python call strings (BFCL prompting output), half already decoded.
+        if len(results) % 4 < 2:
+            text = ", ".join(
+                f"{name}({', '.join(f'{k}={v!r}' for k, v in args.items())})"
+                for call in calls
+                for name, args in call.items()
+            )
+            results.append({"id": entry["id"], "result": f"[{text}]"})
+        else:
+            results.append({"id": entry["id"], "result": calls})
+        verdict = official_checker.ast_checker(
+            entry["function"], calls, entry["ground_truth"], python_language, "multiple", "m"
+        )
+        expected_valid += verdict["valid"]
+    path = tmp_path / "BFCL_v4_multiple_result.json"
+    path.write_text("\n".join(json.dumps(r) for r in results) + "\n")
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "--model",
+            f"replay:{path}",
+            "--suite",
+            "bfcl:multiple",
+            "--limit",
+            "40",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())["overall"]["metrics"]
+    assert metrics["ast_accuracy"]["value"] * 40 == expected_valid
+    assert 0 < expected_valid < 40
+
+
+def test_bad_replay_files_are_named(tmp_path):
+    bad = tmp_path / "out.jsonl"
+    bad.write_text('{"id": "multiple_0", "result": "[f()]"}\n{"id": \n')
+    result = runner.invoke(app, ["eval", "--model", f"replay:{bad}", "--suite", "bfcl:multiple"])
+    assert result.exit_code == 2 and f"{bad}:2: not JSON" in result.output
+    result = runner.invoke(app, ["eval", "--model", "hf:some/model", "--suite", "bfcl:multiple"])
+    assert result.exit_code == 2 and "not implemented yet" in result.output
+    result = runner.invoke(app, ["eval", "--model", "truth", "--suite", "bfcl:cobol"])
+    assert result.exit_code == 2 and "unknown suite 'bfcl:cobol'" in result.output
+
+
+def test_score_rescores_offline_and_refuses_damaged_folders(tmp_path):
+    out = tmp_path / "run"
+    assert eval_run(out, "--suite", "bfcl:irrelevance", "--limit", "10").exit_code == 0
+    before = json.loads((out / "metrics.json").read_text())
+    (out / "metrics.json").unlink()
+    result = runner.invoke(app, ["score", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "metrics.json").read_text()) == before
+    with (out / "samples.jsonl").open("a") as fh:
+        fh.write('{"sample": {"id": "x"}}\n')
+    result = runner.invoke(app, ["score", str(out)])
+    assert result.exit_code == 2 and "samples.jsonl:11" in result.output
+    assert len(lines(out / "samples.jsonl")) == 11, "nothing rewritten"
+    loaded = read_records(out / "samples.jsonl")
+    assert len(loaded.records) == 10 and len(loaded.problems) == 1
+
+
+def test_suites_are_listed():
+    result = runner.invoke(app, ["suites"])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if "bfcl:simple_python " in line)
+    assert "400" in row and "bfcl-v4@" in row
+    assert any("bfcl:single_turn" in line and "3641" in line for line in result.output.splitlines())
+
+
+def test_truth_replay_of_ground_truth_helper_is_consistent():
+    entry = bfcl_data.load_entries("parallel")[0]
+    assert truth(entry) == [
+        c.to_bfcl() for c in bfcl_data.entry_to_sample(entry, "parallel").expected
+    ]
