@@ -299,36 +299,56 @@ def suites_cmd(bfcl_data: BfclDataOption = None) -> None:
 @app.command("eval")
 def eval_cmd(
     model: Annotated[
-        str, typer.Option(help="Model spec: 'truth' (the answers themselves) or 'replay:FILE'.")
+        str,
+        typer.Option(
+            help="Model spec: smollm2 (the embedded default), hf:PATH_OR_HUB_ID[+lora:ADAPTER], "
+            "replay:FILE (outputs made elsewhere) or truth (the answers themselves)."
+        ),
     ],
     suite: Annotated[str, typer.Option(help="Suite name (see `redline suites`).")],
     out: Annotated[
         Path | None,
         typer.Option(help="Run folder (default runs/<suite>-<model>); an existing one resumes."),
     ] = None,
-    limit: Annotated[
-        int | None, typer.Option(help="Score only the first N samples.", min=1)
-    ] = None,
-    fmt: Annotated[
+    limit: Annotated[int | None, typer.Option(help="Run only the first N samples.", min=1)] = None,
+    mode: Annotated[
         str,
-        typer.Option("--format", help="Output format to parse: auto, json, hermes or python."),
-    ] = "auto",
-    batch_size: Annotated[int, typer.Option(help="Samples per backend call.", min=1)] = 16,
+        typer.Option(help="Prompt mode: json (the seed's prompt), python (BFCL's) or native."),
+    ] = "json",
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="Parser for the outputs (default: the prompt mode's; auto for replay and truth).",
+        ),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Samples per generation batch.", min=1)] = 16,
+    max_new_tokens: Annotated[int, typer.Option(help="Tokens generated at most.", min=1)] = 256,
+    temperature: Annotated[float, typer.Option(help="0 for greedy decoding.", min=0.0)] = 0.0,
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
     bfcl_data: BfclDataOption = None,
 ) -> None:
-    """Run a model on a suite: one record per sample in OUT/samples.jsonl, metrics in
-    OUT/metrics.json, how it was made in OUT/manifest.json. A stopped run resumes."""
+    """Run a model on a suite: one record per sample in OUT/samples.jsonl (appended as each
+    finishes), metrics in OUT/metrics.json, how it was made in OUT/manifest.json. Run it again
+    with the same --out to resume a stopped run."""
     from redline.harness.backends import BackendError, make_backend
+    from redline.harness.models import Sampling
     from redline.harness.parsing import PARSERS
+    from redline.harness.prompts import MODES
     from redline.harness.runner import run_eval
     from redline.harness.runs import RunError
     from redline.suites.registry import SuiteError, load_suite
 
-    if fmt != "auto" and fmt not in PARSERS:
+    if mode not in MODES:
+        raise typer.BadParameter(f"unknown prompt mode {mode!r}", param_hint="--mode")
+    if fmt is not None and fmt != "auto" and fmt not in PARSERS:
         raise typer.BadParameter(f"unknown format {fmt!r}", param_hint="--format")
+    offline = model == "truth" or model.startswith("replay:")
+    fmt = fmt or ("auto" if offline else MODES[mode].parser)
+    sampling = Sampling(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
     try:
         loaded = load_suite(suite, limit=limit, bfcl_data=bfcl_data)
-        backend = make_backend(model)
+        backend = make_backend(model, mode=mode, sampling=sampling)
         slug = f"{suite}-{model}".replace(":", "_").replace("/", "_")
         result = run_eval(
             loaded,
@@ -337,7 +357,12 @@ def eval_cmd(
             fmt=fmt,
             batch_size=batch_size,
             progress=sys.stderr.isatty(),
-            settings={"limit": limit, "batch_size": batch_size},
+            settings={
+                "limit": limit,
+                "batch_size": batch_size,
+                "mode": None if offline else mode,
+                "sampling": None if offline else sampling.__dict__,
+            },
         )
     except (SuiteError, BackendError, RunError) as exc:
         err_console.print(f"[red]error:[/red] {exc}")

@@ -1,9 +1,9 @@
 """Model backends, chosen by a spec string: each turns samples into completions.
 
 ``truth`` answers with the samples' own answers; ``replay:FILE`` replays outputs generated
-elsewhere (a redline samples.jsonl, or a BFCL result file of ``{"id", "result"}`` lines).
-Model backends (``hf:``, ``smollm2``, ``openai:``) come with the rest of the Eval issue.
-No scoring here.
+elsewhere (a redline samples.jsonl, or a BFCL result file of ``{"id", "result"}`` lines);
+``smollm2`` and ``hf:`` run local models (redline.harness.models). The ``openai:`` backend
+comes with the rest of the Eval issue. No scoring here.
 """
 
 from __future__ import annotations
@@ -110,13 +110,21 @@ class ReplayBackend:
         return out
 
 
-def make_backend(spec: str) -> Backend:
-    """The backend a spec string names: ``truth`` or ``replay:FILE``."""
+def make_backend(spec: str, mode: str = "json", sampling: Any = None) -> Backend:
+    """The backend a spec names: ``truth``, ``replay:FILE``, ``smollm2`` or
+    ``hf:PATH_OR_ID[+lora:ADAPTER]`` (``mode`` and ``sampling`` apply to the model ones)."""
     if spec == "truth":
         return TruthBackend()
     if spec.startswith("replay:"):
         return ReplayBackend(spec.split(":", 1)[1])
+    if spec == "smollm2" or spec.startswith("hf:"):
+        from redline.harness.models import ModelError, make_local_backend
+
+        try:
+            return make_local_backend(spec, mode, sampling)
+        except ModelError as exc:
+            raise BackendError(str(exc)) from exc
     raise BackendError(
-        f"unknown model spec {spec!r}: available now are 'truth' and 'replay:FILE' "
-        "(hf:, smollm2 and openai: backends are not implemented yet)"
+        f"unknown model spec {spec!r}: use truth, replay:FILE, smollm2 or hf:PATH_OR_ID"
+        "[+lora:ADAPTER] (the openai: backend is not implemented yet)"
     )

@@ -83,8 +83,12 @@ def run_eval(
             completions = backend.complete(batch, fmt)
             folder.append(score_sample(s, c) for s, c in zip(batch, completions, strict=True))
             done += len(batch)
-            rate = done / max(time.perf_counter() - start, 1e-9)
-            bar.update(task, advance=len(batch), rate=f"{rate:,.1f} samples/s")
+            elapsed = max(time.perf_counter() - start, 1e-9)
+            rate = f"{done / elapsed:,.1f} samples/s"
+            tokens = getattr(backend, "generated_tokens", None)
+            if tokens:
+                rate += f", {tokens / elapsed:,.0f} tokens/s"
+            bar.update(task, advance=len(batch), rate=rate)
     metrics = folder.finish()
     return RunResult(folder.path, metrics, len(todo), resumed, folder.problems)
 
