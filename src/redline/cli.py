@@ -375,6 +375,108 @@ def eval_cmd(
     )
 
 
+@app.command("bfcl")
+def bfcl_cmd(
+    model: Annotated[
+        str, typer.Option(help="Model spec, as for `redline eval` (smollm2, hf:..., replay:FILE).")
+    ],
+    categories: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--category", "-c", help="BFCL category (repeatable; default all single-turn)."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the leaderboard run (default runs/bfcl-<model>)."),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="Run only the first N samples of each category.", min=1)
+    ] = None,
+    mode: Annotated[
+        str, typer.Option(help="Prompt mode: python (BFCL's), json or native.")
+    ] = "python",
+    batch_size: Annotated[int, typer.Option(help="Samples per generation batch.", min=1)] = 16,
+    max_new_tokens: Annotated[int, typer.Option(help="Tokens generated at most.", min=1)] = 256,
+    bfcl_data: BfclDataOption = None,
+) -> None:
+    """A BFCL leaderboard run: each category into OUT/<category>/ (resumable), then
+    per-category accuracy and the v4 aggregates in OUT/metrics.json and OUT/bfcl_scores.csv
+    (columns as in the leaderboard's data_overall.csv). Multi-turn and agentic categories are
+    not run by redline, so the overall score is marked partial."""
+    import csv
+
+    from redline.harness.backends import BackendError, make_backend
+    from redline.harness.models import Sampling
+    from redline.harness.prompts import MODES
+    from redline.harness.runner import run_eval
+    from redline.harness.runs import RunError
+    from redline.metrics.bfcl_scores import OVERALL_COLUMNS, leaderboard, overall_row
+    from redline.suites import bfcl_data as bd
+    from redline.suites.registry import SuiteError, load_suite
+
+    if mode not in MODES:
+        raise typer.BadParameter(f"unknown prompt mode {mode!r}", param_hint="--mode")
+    chosen = categories or list(bd.SINGLE_TURN_CATEGORIES)
+    unknown = [c for c in chosen if c not in bd.SINGLE_TURN_CATEGORIES]
+    if unknown:
+        raise typer.BadParameter(f"unknown BFCL categories {unknown}", param_hint="--category")
+    offline = model == "truth" or model.startswith("replay:")
+    folder = out or Path("runs") / f"bfcl-{model}".replace(":", "_").replace("/", "_")
+    verdict = {"irrelevance": "irrelevance", "live_irrelevance": "irrelevance"}
+    verdict["live_relevance"] = "relevance"
+    scores: dict[str, tuple[float, int]] = {}
+    try:
+        backend = make_backend(model, mode=mode, sampling=Sampling(max_new_tokens=max_new_tokens))
+        sizes = {c: len(bd.load_entries(c, bfcl_data)) for c in bd.SINGLE_TURN_CATEGORIES}
+        for category in chosen:
+            suite = load_suite(f"bfcl:{category}", limit=limit, bfcl_data=bfcl_data)
+            result = run_eval(
+                suite,
+                backend,
+                folder / category,
+                fmt="auto" if offline else MODES[mode].parser,
+                batch_size=batch_size,
+                progress=sys.stderr.isatty(),
+                settings={"limit": limit, "mode": None if offline else mode},
+            )
+            metric = result.metrics["overall"]["metrics"].get(verdict.get(category, "ast_accuracy"))
+            if metric and metric["value"] is not None:
+                scores[category] = (metric["value"], metric["scored"])
+    except (SuiteError, BackendError, RunError, bd.BFCLDataError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    board = leaderboard(scores, sizes)
+    summary = {
+        "model": model,
+        "categories": {f"bfcl/{c}": scores[c][0] for c in chosen if c in scores},
+        "counts": {f"bfcl/{c}": scores[c][1] for c in chosen if c in scores},
+        "aggregates": {
+            k: v.shown() for k, v in board.items() if k not in bd.SINGLE_TURN_CATEGORIES
+        },
+        "overall_partial": not board["overall"].complete,
+        "limit": limit,
+    }
+    (folder / "metrics.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    with (folder / "bfcl_scores.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([name for name, _ in OVERALL_COLUMNS])
+        writer.writerow(overall_row(model, board))
+    table = Table(
+        title=f"BFCL v4 with {model}" + (f" (first {limit} per category)" if limit else "")
+    )
+    for col in ("score", "accuracy", "samples"):
+        table.add_column(col, justify="left" if col == "score" else "right")
+    for key in (*chosen, "simple", "non_live", "live", "irrelevance_total", "overall"):
+        part = board[key]
+        shown = _fmt(part.accuracy) if part.complete else "not run"
+        if key == "overall" and not part.complete:
+            shown = f"{_fmt(part.accuracy)} (partial)"
+        table.add_row(key, shown, str(part.count) if part.complete else "-")
+    console.print(table)
+    console.print(f"leaderboard files: {folder / 'metrics.json'}, {folder / 'bfcl_scores.csv'}")
+
+
 @app.command("score")
 def score_cmd(
     run: Annotated[Path, typer.Argument(help="A run folder written by `redline eval`.")],
