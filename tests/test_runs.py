@@ -147,8 +147,8 @@ def test_bad_replay_files_are_named(tmp_path):
     bad.write_text('{"id": "multiple_0", "result": "[f()]"}\n{"id": \n')
     result = runner.invoke(app, ["eval", "--model", f"replay:{bad}", "--suite", "bfcl:multiple"])
     assert result.exit_code == 2 and f"{bad}:2: not JSON" in result.output
-    result = runner.invoke(app, ["eval", "--model", "hf:some/model", "--suite", "bfcl:multiple"])
-    assert result.exit_code == 2 and "not implemented yet" in result.output
+    result = runner.invoke(app, ["eval", "--model", "gpt:x", "--suite", "bfcl:multiple"])
+    assert result.exit_code == 2 and "unknown model spec 'gpt:x'" in result.output
     result = runner.invoke(app, ["eval", "--model", "truth", "--suite", "bfcl:cobol"])
     assert result.exit_code == 2 and "unknown suite 'bfcl:cobol'" in result.output
 
