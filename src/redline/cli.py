@@ -280,13 +280,19 @@ def _metrics_table(title: str, metrics: dict) -> Table:
 
 @app.command("suites")
 def suites_cmd(bfcl_data: BfclDataOption = None) -> None:
-    """List the registered suites with their size and version."""
-    from redline.suites.registry import SuiteError, load_suite, suite_names
+    """List the registered suites with their size and version: BFCL v4 categories and groups,
+    the offline dev set fc:dev, and xlam-60k's 90/10 split (seed 42)."""
+    from redline.suites.registry import SuiteError, load_suite, needs_network, suite_names
 
     table = Table(title="suites")
     for col in ("suite", "samples", "version"):
         table.add_column(col, justify="right" if col == "samples" else "left")
     for name in suite_names():
+        if needs_network(name):
+            table.add_row(
+                name, "-", "from the hub (set REDLINE_XLAM to a local file to use offline)"
+            )
+            continue
         try:
             suite = load_suite(name, bfcl_data=bfcl_data)
         except SuiteError as exc:

@@ -72,24 +72,48 @@ def _bfcl_loader(categories: tuple[str, ...]) -> Callable[[str | os.PathLike | N
     return load
 
 
+OTHER_SUITES = ("fc:dev", "xlam:test", "xlam:train")
+
+
 def suite_names() -> list[str]:
     """Every registered suite name."""
     names = [f"bfcl:{c}" for c in bd.SINGLE_TURN_CATEGORIES]
-    return names + [f"bfcl:{g}" for g in BFCL_GROUPS]
+    return [*names, *(f"bfcl:{g}" for g in BFCL_GROUPS), *OTHER_SUITES]
+
+
+def needs_network(name: str) -> bool:
+    """Whether loading ``name`` would reach the hub (xlam without a local copy)."""
+    from redline.suites import xlam
+
+    return name.startswith("xlam:") and not os.environ.get(xlam.ENV_VAR)
 
 
 def load_suite(
     name: str, limit: int | None = None, bfcl_data: str | os.PathLike | None = None
 ) -> Suite:
-    """Load suite ``name``; ``limit`` keeps its first N samples (the version notes the limit)."""
-    if not name.startswith("bfcl:") or name not in suite_names():
+    """Load suite ``name``; ``limit`` keeps its first N samples."""
+    if name not in suite_names():
         raise SuiteError(f"unknown suite {name!r}; known: {', '.join(suite_names())}")
-    key = name.split(":", 1)[1]
-    categories = BFCL_GROUPS.get(key, (key,))
-    try:
-        samples = _bfcl_loader(categories)(bfcl_data)
-    except bd.BFCLDataError as exc:
-        raise SuiteError(str(exc)) from exc
+    if name == "fc:dev":
+        from redline.suites import devset
+
+        samples, version = devset.generate_dev_set(), f"fc-dev@{devset.VERSION}"
+    elif name.startswith("xlam:"):
+        from redline.suites import xlam
+
+        try:
+            samples = xlam.load_xlam(name.split(":", 1)[1])
+        except xlam.XlamError as exc:
+            raise SuiteError(str(exc)) from exc
+        source = os.environ.get(xlam.ENV_VAR) or xlam.HUB_ID
+        version = f"xlam@{source}#split{xlam.SPLIT_SEED}"
+    else:
+        key = name.split(":", 1)[1]
+        try:
+            samples = _bfcl_loader(BFCL_GROUPS.get(key, (key,)))(bfcl_data)
+        except bd.BFCLDataError as exc:
+            raise SuiteError(str(exc)) from exc
+        version = _bfcl_version(bfcl_data)
     if limit is not None:
         samples = samples[:limit]
-    return Suite(name, _bfcl_version(bfcl_data), tuple(samples))
+    return Suite(name, version, tuple(samples))
