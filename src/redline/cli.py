@@ -308,6 +308,7 @@ def eval_cmd(
         str,
         typer.Option(
             help="Model spec: smollm2 (the embedded default), hf:PATH_OR_HUB_ID[+lora:ADAPTER], "
+            "openai:BASE_URL#MODEL (any OpenAI-compatible server; key from $OPENAI_API_KEY), "
             "replay:FILE (outputs made elsewhere) or truth (the answers themselves)."
         ),
     ],
@@ -339,6 +340,7 @@ def eval_cmd(
     with the same --out to resume a stopped run."""
     from redline.harness.backends import BackendError, make_backend
     from redline.harness.models import Sampling
+    from redline.harness.openai_backend import ServerError
     from redline.harness.parsing import PARSERS
     from redline.harness.prompts import MODES
     from redline.harness.runner import run_eval
@@ -373,6 +375,12 @@ def eval_cmd(
     except (SuiteError, BackendError, RunError) as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
+    except ServerError as exc:
+        err_console.print(
+            f"[red]error:[/red] {exc}\nthe samples finished so far are kept; run the same "
+            "command again to resume"
+        )
+        raise typer.Exit(3) from exc
     for problem in result.problems:
         err_console.print(f"[yellow]warning:[/yellow] {problem}")
     console.print(_metrics_table(f"{suite} with {model}", result.metrics))
@@ -414,6 +422,7 @@ def bfcl_cmd(
 
     from redline.harness.backends import BackendError, make_backend
     from redline.harness.models import Sampling
+    from redline.harness.openai_backend import ServerError
     from redline.harness.prompts import MODES
     from redline.harness.runner import run_eval
     from redline.harness.runs import RunError
@@ -452,6 +461,11 @@ def bfcl_cmd(
     except (SuiteError, BackendError, RunError, bd.BFCLDataError) as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
+    except ServerError as exc:
+        err_console.print(
+            f"[red]error:[/red] {exc}\nfinished samples are kept; run again to resume"
+        )
+        raise typer.Exit(3) from exc
     board = leaderboard(scores, sizes)
     summary = {
         "model": model,

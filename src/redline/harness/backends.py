@@ -2,8 +2,8 @@
 
 ``truth`` answers with the samples' own answers; ``replay:FILE`` replays outputs generated
 elsewhere (a redline samples.jsonl, or a BFCL result file of ``{"id", "result"}`` lines);
-``smollm2`` and ``hf:`` run local models (redline.harness.models). The ``openai:`` backend
-comes with the rest of the Eval issue. No scoring here.
+``smollm2`` and ``hf:`` run local models (redline.harness.models); ``openai:`` reaches an
+OpenAI-compatible server (redline.harness.openai_backend). No scoring here.
 """
 
 from __future__ import annotations
@@ -111,8 +111,9 @@ class ReplayBackend:
 
 
 def make_backend(spec: str, mode: str = "json", sampling: Any = None) -> Backend:
-    """The backend a spec names: ``truth``, ``replay:FILE``, ``smollm2`` or
-    ``hf:PATH_OR_ID[+lora:ADAPTER]`` (``mode`` and ``sampling`` apply to the model ones)."""
+    """The backend a spec names: ``truth``, ``replay:FILE``, ``smollm2``,
+    ``hf:PATH_OR_ID[+lora:ADAPTER]`` or ``openai:BASE_URL#MODEL`` (``mode`` and ``sampling``
+    apply to the model ones)."""
     if spec == "truth":
         return TruthBackend()
     if spec.startswith("replay:"):
@@ -124,7 +125,14 @@ def make_backend(spec: str, mode: str = "json", sampling: Any = None) -> Backend
             return make_local_backend(spec, mode, sampling)
         except ModelError as exc:
             raise BackendError(str(exc)) from exc
+    if spec.startswith("openai:"):
+        from redline.harness.openai_backend import make_openai_backend
+
+        try:
+            return make_openai_backend(spec, mode, sampling)
+        except ValueError as exc:
+            raise BackendError(str(exc)) from exc
     raise BackendError(
-        f"unknown model spec {spec!r}: use truth, replay:FILE, smollm2 or hf:PATH_OR_ID"
-        "[+lora:ADAPTER] (the openai: backend is not implemented yet)"
+        f"unknown model spec {spec!r}: use truth, replay:FILE, smollm2, "
+        "hf:PATH_OR_ID[+lora:ADAPTER] or openai:BASE_URL#MODEL"
     )
