@@ -29,8 +29,8 @@ setup: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/redline bfcl-truth --official
-	$(VENV)/bin/redline eval --model smollm2 --suite bfcl:simple_python --limit 16 --out runs/demo-smollm2-bfcl
-	$(VENV)/bin/redline eval --model smollm2 --suite fc:dev --limit 32 --out runs/demo-smollm2-dev
+	$(VENV)/bin/redline eval --model smollm2 --suite bfcl:simple_python --limit 16 --max-new-tokens 128 --out runs/demo-smollm2-bfcl
+	$(VENV)/bin/redline eval --model smollm2 --suite fc:dev --limit 32 --max-new-tokens 128 --out runs/demo-smollm2-dev
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2

@@ -111,3 +111,18 @@ def test_the_embedded_model_generates(samples):
     backend = HFBackend(path, mode="json", sampling=Sampling(max_new_tokens=16))
     texts = backend.generate(samples[:2])
     assert len(texts) == 2 and all(t.strip() for t in texts)
+
+
+def test_thinking_switch_reaches_the_chat_template(tiny, samples):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny)
+    tokenizer.chat_template = (
+        "{% for m in messages %}{{ m['content'] }}{% endfor %}"
+        "{% if enable_thinking is defined and not enable_thinking %}/no_think{% endif %}"
+    )
+    backend = HFBackend(tiny, sampling=Sampling(max_new_tokens=2))
+    backend.tokenizer = tokenizer
+    assert backend.prompt(samples[0]).endswith("/no_think"), "off by default"
+    backend.sampling = Sampling(max_new_tokens=2, enable_thinking=True)
+    assert not backend.prompt(samples[0]).endswith("/no_think")

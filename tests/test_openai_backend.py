@@ -185,3 +185,11 @@ def test_eval_killed_with_sigkill_resumes_every_sample_once(server, tmp_path):
     final = ids(out / "samples.jsonl")
     assert len(final) == 10 and len(set(final)) == 10
     assert final[: len(partial)] == partial, "what was done is kept as it was"
+
+
+def test_thinking_is_only_sent_when_asked_for(samples):
+    plain = OpenAIBackend("http://127.0.0.1:1/v1", "m").request(samples[0])
+    assert "chat_template_kwargs" not in plain
+    thinking = OpenAIBackend("http://127.0.0.1:1/v1", "m", sampling=Sampling(enable_thinking=True))
+    assert thinking.request(samples[0])["chat_template_kwargs"] == {"enable_thinking": True}
+    assert thinking.spec == "openai:http://127.0.0.1:1/v1#m"

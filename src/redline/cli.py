@@ -333,6 +333,9 @@ def eval_cmd(
     max_new_tokens: Annotated[int, typer.Option(help="Tokens generated at most.", min=1)] = 256,
     temperature: Annotated[float, typer.Option(help="0 for greedy decoding.", min=0.0)] = 0.0,
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+    thinking: Annotated[
+        bool, typer.Option(help="Let Qwen3-style chat templates reason first (off for calls).")
+    ] = False,
     bfcl_data: BfclDataOption = None,
 ) -> None:
     """Run a model on a suite: one record per sample in OUT/samples.jsonl (appended as each
@@ -353,7 +356,9 @@ def eval_cmd(
         raise typer.BadParameter(f"unknown format {fmt!r}", param_hint="--format")
     offline = model == "truth" or model.startswith("replay:")
     fmt = fmt or ("auto" if offline else MODES[mode].parser)
-    sampling = Sampling(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
+    sampling = Sampling(
+        max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, enable_thinking=thinking
+    )
     try:
         loaded = load_suite(suite, limit=limit, bfcl_data=bfcl_data)
         backend = make_backend(model, mode=mode, sampling=sampling)

@@ -36,6 +36,8 @@ class Sampling:
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int = 0
+    # Qwen3-style templates reason before answering unless told not to; off for function calls.
+    enable_thinking: bool = False
 
 
 def cache_dir() -> Path:
@@ -133,8 +135,8 @@ class HFBackend:
         tools = self.mode.tools(sample)
         if tools:
             kwargs["tools"] = tools
-        # Qwen3 templates think unless told not to; function calling runs without thinking.
-        kwargs["enable_thinking"] = False
+        # Templates without the switch ignore it.
+        kwargs["enable_thinking"] = self.sampling.enable_thinking
         return self.tokenizer.apply_chat_template(self.mode.messages(sample), **kwargs)
 
     def generate(self, samples: Sequence[Sample]) -> list[str]:

@@ -68,6 +68,10 @@ class OpenAIBackend:
         tools = self.mode.tools(sample)
         if tools:
             body["tools"] = tools
+        if self.sampling.enable_thinking:
+            # vLLM and SGLang pass this to the chat template; sent only when asked for, since
+            # hosted APIs refuse fields they do not know.
+            body["chat_template_kwargs"] = {"enable_thinking": True}
         return body
 
     async def _post(self, client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:

@@ -72,7 +72,7 @@ def _bfcl_loader(categories: tuple[str, ...]) -> Callable[[str | os.PathLike | N
     return load
 
 
-OTHER_SUITES = ("fc:dev", "xlam:test", "xlam:train")
+OTHER_SUITES = ("fc:dev", "xlam", "xlam:test", "xlam:train")  # xlam = its test split
 
 
 def suite_names() -> list[str]:
@@ -85,7 +85,7 @@ def needs_network(name: str) -> bool:
     """Whether loading ``name`` would reach the hub (xlam without a local copy)."""
     from redline.suites import xlam
 
-    return name.startswith("xlam:") and not os.environ.get(xlam.ENV_VAR)
+    return name.startswith("xlam") and not os.environ.get(xlam.ENV_VAR)
 
 
 def load_suite(
@@ -98,11 +98,11 @@ def load_suite(
         from redline.suites import devset
 
         samples, version = devset.generate_dev_set(), f"fc-dev@{devset.VERSION}"
-    elif name.startswith("xlam:"):
+    elif name.startswith("xlam"):
         from redline.suites import xlam
 
         try:
-            samples = xlam.load_xlam(name.split(":", 1)[1])
+            samples = xlam.load_xlam(name.partition(":")[2] or "test")
         except xlam.XlamError as exc:
             raise SuiteError(str(exc)) from exc
         source = os.environ.get(xlam.ENV_VAR) or xlam.HUB_ID
