@@ -11,22 +11,10 @@ from typer.testing import CliRunner
 
 from redline.cli import app
 from redline.metrics.bfcl_scores import OVERALL_COLUMNS, leaderboard, overall_row
+from redline.suites import bfcl_data
 
-SIZES = {
-    "simple_python": 400,
-    "simple_java": 100,
-    "simple_javascript": 50,
-    "multiple": 200,
-    "parallel": 200,
-    "parallel_multiple": 200,
-    "live_simple": 258,
-    "live_multiple": 1053,
-    "live_parallel": 16,
-    "live_parallel_multiple": 24,
-    "irrelevance": 240,
-    "live_irrelevance": 884,
-    "live_relevance": 16,
-}
+# Every category's full size, from the data itself.
+SIZES = {c: len(bfcl_data.load_entries(c)) for c in bfcl_data.SINGLE_TURN_CATEGORIES}
 
 
 def test_aggregates_follow_the_leaderboard():
