@@ -502,6 +502,61 @@ def bfcl_cmd(
     console.print(f"leaderboard files: {folder / 'metrics.json'}, {folder / 'bfcl_scores.csv'}")
 
 
+@app.command("gate")
+def gate_cmd(
+    baseline: Annotated[Path, typer.Option(help="Run folder of the starting checkpoint.")],
+    candidate: Annotated[Path, typer.Option(help="Run folder of the checkpoint to judge.")],
+    redlines: Annotated[
+        Path | None,
+        typer.Option(
+            help="YAML list of red lines (default: the seed's rules, see redline.suites.gate)."
+        ),
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the verdict as JSON to this file.")
+    ] = None,
+) -> None:
+    """Compare a candidate run with a baseline run of the same suite: per metric and category,
+    both values, the delta with a 95% paired bootstrap interval, pass/fail flips and McNemar's
+    exact test. Exit 0 when every red line holds, 1 when one is crossed (each is named)."""
+    from redline.harness.runs import RunError
+    from redline.suites.gate import Gate
+
+    try:
+        result = Gate(baseline, redlines).check(candidate)
+    except (RunError, ValueError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    table = Table(title=f"gate: {candidate} against {baseline}")
+    for col in (
+        "metric",
+        "baseline",
+        "candidate",
+        "delta",
+        "95% interval",
+        "flips -/+",
+        "McNemar p",
+    ):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for row in result.table:
+        table.add_row(
+            row.metric,
+            _fmt(row.baseline),
+            _fmt(row.candidate),
+            f"{100 * row.delta:+.1f}",
+            f"{100 * row.low:+.1f} .. {100 * row.high:+.1f}",
+            f"{row.pass_to_fail}/{row.fail_to_pass}",
+            f"{row.p_value:.3g}",
+        )
+    console.print(table)
+    verdict = result.to_dict()
+    if json_out is not None:
+        json_out.write_text(json.dumps(verdict, indent=2), encoding="utf-8")
+    console.print_json(json.dumps({"held": result.held, "breaches": verdict["breaches"]}))
+    if not result.held:
+        raise typer.Exit(1)
+
+
 @app.command("score")
 def score_cmd(
     run: Annotated[Path, typer.Argument(help="A run folder written by `redline eval`.")],
