@@ -268,6 +268,9 @@ def _metrics_table(title: str, metrics: dict) -> Table:
         "schema_hit_rate",
         "exec_rate",
     ]
+    if "answer_accuracy" in metrics["overall"]["metrics"]:
+        # A general-ability run: the function-calling metrics do not apply to it.
+        names = ["answer_accuracy"]
     for col in ("category", "n", *names, "top errors"):
         table.add_column(col, justify="left" if col in ("category", "top errors") else "right")
     rows = [("overall", metrics["overall"])] + list(metrics["categories"].items())

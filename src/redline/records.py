@@ -57,6 +57,7 @@ class ErrorType(StrEnum):
     type_error = "type_error"  # a value has the wrong type
     value_error = "value_error"  # a value has the right type but is not an accepted answer
     extra_text = "extra_text"  # prose outside the calls where the format allows none
+    check_failed = "check_failed"  # a free-text answer fails its verifiable check
     invalid_sample = (
         "invalid_sample"  # the sample itself is malformed (schema, answer): not the model's fault
     )
@@ -159,7 +160,7 @@ class ToolCall(Record):
         return cls(name=name, arguments=args)
 
 
-Expectation = Literal["calls", "no_call", "any_call"]
+Expectation = Literal["calls", "no_call", "any_call", "answer"]
 
 
 class Sample(Record):
@@ -167,7 +168,8 @@ class Sample(Record):
 
     ``expect`` is the suite's declared property that decides how the sample is scored:
     ``calls`` (match ``expected`` / ``possible_answer``), ``no_call`` (irrelevance: no offered tool
-    fits) or ``any_call`` (relevance: some call is required, its content is not checked).
+    fits), ``any_call`` (relevance: some call is required, its content is not checked) or
+    ``answer`` (a free-text answer judged by the checks in ``metadata["checks"]``).
     ``possible_answer`` is BFCL's ground-truth form, a list of ``{name: {param: [accepted]}}``;
     ``bfcl_category`` names the BFCL checker mode when the sample comes from BFCL.
     """

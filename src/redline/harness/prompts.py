@@ -34,8 +34,9 @@ class PromptMode:
     tools_in_template: bool  # pass ``tools=`` to the chat template instead of the system prompt
 
     def messages(self, sample: Sample) -> list[dict[str, Any]]:
-        """The conversation to send, with the tools described where this mode puts them."""
-        if self.tools_in_template:
+        """The conversation to send, with the tools described where this mode puts them.
+        General-ability items (``expect == "answer"``) go as they are, with no tool prompt."""
+        if self.tools_in_template or sample.expect == "answer":
             return [dict(m) for m in sample.messages]
         listing = json.dumps([t.to_openai()["function"] for t in sample.tools], ensure_ascii=False)
         intro = JSON_SYSTEM if self.name == "json" else PYTHON_SYSTEM
@@ -48,7 +49,7 @@ class PromptMode:
 
     def tools(self, sample: Sample) -> list[dict[str, Any]] | None:
         """What to pass as the chat template's ``tools=`` (None when the prompt holds them)."""
-        if not self.tools_in_template or not sample.tools:
+        if not self.tools_in_template or not sample.tools or sample.expect == "answer":
             return None
         return [t.to_openai() for t in sample.tools]
 

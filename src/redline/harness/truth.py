@@ -21,6 +21,8 @@ def truth_text(sample: Sample, fmt: str) -> tuple[str, str]:
     Prose when no call is expected. An answer that format ``fmt`` cannot express (BFCL has
     parameters named ``from`` or ``class``, which Python call syntax rejects) is written as JSON.
     """
+    if sample.expect == "answer":
+        return str(sample.metadata.get("reference", "")), fmt
     if sample.expect == "no_call" or not sample.expected:
         return NO_CALL_TEXT, fmt
     try:

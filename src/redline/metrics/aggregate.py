@@ -26,6 +26,7 @@ METRIC_NAMES: dict[str, str] = {
     "relevance": "relevance",
     "format_strict": "format_strict_rate",
     "toolrl": "toolrl_correctness",
+    "answer": "answer_accuracy",
 }
 
 

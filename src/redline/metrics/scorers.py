@@ -14,7 +14,9 @@ from typing import Any
 
 from jsonschema.exceptions import SchemaError
 
+from redline.harness.parsing import strip_reasoning
 from redline.metrics.bfcl import CATEGORY_MODE, Verdict, answer_from_calls, check
+from redline.metrics.checks import failed_checks
 from redline.records import (
     Completion,
     ErrorType,
@@ -30,6 +32,7 @@ from redline.records import (
 Scorer = Callable[[Sample, Completion], Score]
 
 NOT_APPLICABLE = Score(value=None)
+_CALLING = ("calls", "any_call")  # expectations where the model should call a tool
 _WS = re.compile(r"\s+")
 
 
@@ -70,7 +73,7 @@ def _needs_calls(sample: Sample) -> bool:
 
 def parse(sample: Sample, completion: Completion) -> Score:
     """1 when the output parses into at least one call in the expected format."""
-    if sample.expect == "no_call":
+    if sample.expect not in _CALLING:
         return NOT_APPLICABLE
     failure = call_failure(completion)
     return _bool(failure is None, *(failure or (None, "")))
@@ -268,7 +271,7 @@ def _called_tools(
 ) -> Score | list[tuple[ToolCall, ToolSpec]]:
     """Each call with its offered tool, or the Score that ends scoring first: not applicable,
     no usable call, a call to a tool not offered, or a malformed schema (unscored)."""
-    if sample.expect == "no_call":
+    if sample.expect not in _CALLING:
         return NOT_APPLICABLE
     failure = call_failure(completion)
     if failure:
@@ -385,7 +388,7 @@ def relevance(sample: Sample, completion: Completion) -> Score:
 def format_strict(sample: Sample, completion: Completion) -> Score:
     """1 when the output is nothing but calls: it parses and no prose stands outside the calls
     (reasoning inside ``<think>`` is not prose). The seed's "no extra natural language"."""
-    if sample.expect == "no_call":
+    if sample.expect not in _CALLING:
         return NOT_APPLICABLE
     failure = call_failure(completion)
     if failure:
@@ -422,7 +425,9 @@ def toolrl_correctness(sample: Sample, completion: Completion) -> Score:
     its maximum, 1 + answer calls + answer parameters. Optional answer parameters are left out.
     On irrelevance samples the answer is "no call", so no call scores 1.
     """
-    if sample.expect == "any_call" or (sample.expect == "calls" and not _needs_calls(sample)):
+    if sample.expect in ("any_call", "answer") or (
+        sample.expect == "calls" and not _needs_calls(sample)
+    ):
         return NOT_APPLICABLE
     gold = _needed_options(sample)
     predicted = [] if call_failure(completion) else completion.calls
@@ -471,6 +476,22 @@ def _best_pairing(scores: list[list[float]]) -> float:
     return float(sum(scores[r][c] for r, c in zip(rows, cols, strict=True)))
 
 
+def answer_check(sample: Sample, completion: Completion) -> Score:
+    """On free-text items (the regression set): 1 when the answer, reasoning removed, passes
+    every verifiable check in ``metadata["checks"]``."""
+    if sample.expect != "answer":
+        return NOT_APPLICABLE
+    checks = sample.metadata.get("checks")
+    if not isinstance(checks, list) or not checks:
+        return _score(None, ErrorType.invalid_sample, "the item has no checks")
+    try:
+        # The answer is the whole output but its reasoning, whatever the parser made of it.
+        failed = failed_checks(strip_reasoning(completion.raw)[1], checks)
+    except KeyError as exc:
+        return _score(None, ErrorType.invalid_sample, f"unknown check {exc}")
+    return _bool(not failed, ErrorType.check_failed, f"failed: {', '.join(failed)}")
+
+
 SCORERS: dict[str, Scorer] = {
     "parse": parse,
     "function_name": function_name,
@@ -484,12 +505,14 @@ SCORERS: dict[str, Scorer] = {
     "relevance": relevance,
     "format_strict": format_strict,
     "toolrl": toolrl_correctness,
+    "answer": answer_check,
 }
 
 # The scorers whose failures name a record's one error type, in order: the first failure wins.
 # A record that passes its verdict (AST where there is an answer) has no error type, whatever
 # the secondary scorers say.
 _VERDICT_CHAIN: dict[str, tuple[str, ...]] = {
+    "answer": ("answer",),
     "no_call": ("irrelevance",),
     "any_call": ("relevance",),
     "calls": ("parse", "ast"),

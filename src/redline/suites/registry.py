@@ -72,7 +72,15 @@ def _bfcl_loader(categories: tuple[str, ...]) -> Callable[[str | os.PathLike | N
     return load
 
 
-OTHER_SUITES = ("fc:dev", "xlam", "xlam:test", "xlam:train")  # xlam = its test split
+REGRESSION_PARTS = ("instructions", "format", "knowledge", "arithmetic", "multilingual")
+OTHER_SUITES = (
+    "fc:dev",
+    "xlam",  # = xlam:test
+    "xlam:test",
+    "xlam:train",
+    "regression",
+    *(f"regression:{part}" for part in REGRESSION_PARTS),
+)
 
 
 def suite_names() -> list[str]:
@@ -98,6 +106,14 @@ def load_suite(
         from redline.suites import devset
 
         samples, version = devset.generate_dev_set(), f"fc-dev@{devset.VERSION}"
+    elif name.startswith("regression"):
+        from redline.suites import regression
+
+        part = name.partition(":")[2]
+        samples = [
+            s for s in regression.generate_regression_set() if not part or s.category == part
+        ]
+        version = f"regression@{regression.ITEMS_VERSION}"
     elif name.startswith("xlam"):
         from redline.suites import xlam
 
