@@ -284,7 +284,9 @@ def _metrics_table(title: str, metrics: dict) -> Table:
 @app.command("suites")
 def suites_cmd(bfcl_data: BfclDataOption = None) -> None:
     """List the registered suites with their size and version: BFCL v4 categories and groups,
-    the offline dev set fc:dev, and xlam-60k's 90/10 split (seed 42)."""
+    the offline dev set fc:dev, xlam-60k's 90/10 split (seed 42), the regression set and its
+    parts, and the public sets IFEval, GSM8K and MMLU. Hub sets read a local copy in the same
+    format when $REDLINE_XLAM, $REDLINE_IFEVAL, $REDLINE_GSM8K or $REDLINE_MMLU names one."""
     from redline.suites.registry import SuiteError, load_suite, needs_network, suite_names
 
     table = Table(title="suites")

@@ -1,6 +1,7 @@
 """Verifiable checks of free-text answers for the general-capability regression set: IFEval
 instructions (through if-verifiable's official checkers), structured formats (JSON, YAML, CSV,
-Markdown tables), short answers, numbers with a tolerance, and Chinese responses.
+Markdown tables), short answers, numbers with a tolerance, multiple-choice letters, and Chinese
+responses.
 
 Pure functions of (answer text, check spec); no model judge, no I/O.
 """
@@ -98,6 +99,15 @@ def _number(text: str, check: Check) -> bool:
     return abs(value - check["value"]) <= check.get("tolerance", 1e-6)
 
 
+_CHOICE = re.compile(r"\b([A-J])\b")
+
+
+def _choice(text: str, check: Check) -> bool:
+    # The first standalone capital letter is the model's choice ("B", "B.", "(B) ...").
+    match = _CHOICE.search(text)
+    return bool(match) and match.group(1) == check["letter"]
+
+
 def _chinese(text: str, check: Check) -> bool:
     letters = _LETTER.findall(text)
     return bool(letters) and len(_CJK.findall(text)) / len(letters) >= check.get("share", 0.5)
@@ -112,6 +122,7 @@ CHECKS: dict[str, Callable[[str, Check], bool]] = {
     "contains_any": _contains_any,
     "number": _number,
     "chinese": _chinese,
+    "choice": _choice,
 }
 
 

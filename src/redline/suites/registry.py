@@ -80,6 +80,9 @@ OTHER_SUITES = (
     "xlam:train",
     "regression",
     *(f"regression:{part}" for part in REGRESSION_PARTS),
+    "regression:ifeval",
+    "regression:gsm8k",
+    "regression:mmlu",
 )
 
 
@@ -90,10 +93,15 @@ def suite_names() -> list[str]:
 
 
 def needs_network(name: str) -> bool:
-    """Whether loading ``name`` would reach the hub (xlam without a local copy)."""
-    from redline.suites import xlam
+    """Whether loading ``name`` would reach the hub (xlam or a public set without a local copy)."""
+    from redline.suites import public, xlam
 
-    return name.startswith("xlam") and not os.environ.get(xlam.ENV_VAR)
+    if name.startswith("xlam"):
+        return not os.environ.get(xlam.ENV_VAR)
+    public_name = name.partition(":")[2]
+    if name.startswith("regression:") and public_name in public.SETS:
+        return not os.environ.get(public.SETS[public_name][0])
+    return False
 
 
 def load_suite(
@@ -106,6 +114,15 @@ def load_suite(
         from redline.suites import devset
 
         samples, version = devset.generate_dev_set(), f"fc-dev@{devset.VERSION}"
+    elif name in ("regression:ifeval", "regression:gsm8k", "regression:mmlu"):
+        from redline.suites import public
+
+        public_name = name.partition(":")[2]
+        try:
+            samples = public.load_public(public_name, limit=limit)
+        except public.PublicSetError as exc:
+            raise SuiteError(str(exc)) from exc
+        version = f"{public_name}@{public.source_of(public_name)}"
     elif name.startswith("regression"):
         from redline.suites import regression
 
