@@ -21,6 +21,7 @@ from redline.suites.gate import (
     mcnemar,
     paired_bootstrap,
 )
+from tests.run_helpers import baseline_and_damaged
 
 runner = CliRunner()
 
@@ -28,28 +29,8 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("gate")
-    base = root / "base"
-    assert (
-        runner.invoke(
-            app, ["eval", "--model", "truth", "--suite", "fc:dev", "--out", str(base)]
-        ).exit_code
-        == 0
-    )
     # A candidate answering 10% of the samples with prose instead of its call.
-    lines = (base / "samples.jsonl").read_text().splitlines()
-    damaged = []
-    for i, line in enumerate(lines):
-        record = json.loads(line)
-        if i % 10 == 0:
-            record["completion"]["raw"] = "I am not sure I can help with that."
-        damaged.append(json.dumps(record))
-    replay = root / "damaged.jsonl"
-    replay.write_text("\n".join(damaged) + "\n")
-    worse = root / "worse"
-    result = runner.invoke(
-        app, ["eval", "--model", f"replay:{replay}", "--suite", "fc:dev", "--out", str(worse)]
-    )
-    assert result.exit_code == 0, result.output
+    base, worse = baseline_and_damaged(root, "fc:dev", "I am not sure I can help with that.")
     return base, worse, root
 
 

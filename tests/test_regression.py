@@ -16,6 +16,7 @@ from redline.metrics.scorers import score_sample
 from redline.records import Completion
 from redline.suites.registry import load_suite
 from redline.suites.regression import generate_regression_set
+from tests.run_helpers import baseline_and_damaged
 
 runner = CliRunner()
 
@@ -81,35 +82,7 @@ def test_checks(check, good, bad):
 
 
 def test_gate_on_the_regression_set(tmp_path):
-    base = tmp_path / "base"
-    assert (
-        runner.invoke(
-            app, ["eval", "--model", "truth", "--suite", "regression", "--out", str(base)]
-        ).exit_code
-        == 0
-    )
-    lines = (base / "samples.jsonl").read_text().splitlines()
-    damaged = []
-    for i, line in enumerate(lines):
-        record = json.loads(line)
-        if i % 10 == 3:
-            record["completion"]["raw"] = "I would rather not say."
-        damaged.append(json.dumps(record))
-    (tmp_path / "damaged.jsonl").write_text("\n".join(damaged) + "\n")
-    worse = tmp_path / "worse"
-    result = runner.invoke(
-        app,
-        [
-            "eval",
-            "--model",
-            f"replay:{tmp_path / 'damaged.jsonl'}",
-            "--suite",
-            "regression",
-            "--out",
-            str(worse),
-        ],
-    )
-    assert result.exit_code == 0, result.output
+    base, worse = baseline_and_damaged(tmp_path, "regression", "I would rather not say.", offset=3)
     verdict = tmp_path / "verdict.json"
     result = runner.invoke(
         app, ["gate", "--baseline", str(base), "--candidate", str(worse), "--json", str(verdict)]
