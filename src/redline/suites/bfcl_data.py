@@ -34,6 +34,24 @@ AST_CATEGORIES = (
     "live_parallel",
     "live_parallel_multiple",
 )
+# The leaderboard's two halves of the single-turn categories.
+NON_LIVE_CATEGORIES = (
+    "simple_python",
+    "simple_java",
+    "simple_javascript",
+    "multiple",
+    "parallel",
+    "parallel_multiple",
+    "irrelevance",
+)
+LIVE_CATEGORIES = (
+    "live_simple",
+    "live_multiple",
+    "live_parallel",
+    "live_parallel_multiple",
+    "live_irrelevance",
+    "live_relevance",
+)
 PYTHON_AST_CATEGORIES = tuple(
     c for c in AST_CATEGORIES if c not in ("simple_java", "simple_javascript")
 )

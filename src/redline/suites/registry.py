@@ -16,23 +16,8 @@ from redline.records import Sample
 from redline.suites import bfcl_data as bd
 
 BFCL_GROUPS: dict[str, tuple[str, ...]] = {
-    "non_live": (
-        "simple_python",
-        "simple_java",
-        "simple_javascript",
-        "multiple",
-        "parallel",
-        "parallel_multiple",
-        "irrelevance",
-    ),
-    "live": (
-        "live_simple",
-        "live_multiple",
-        "live_parallel",
-        "live_parallel_multiple",
-        "live_irrelevance",
-        "live_relevance",
-    ),
+    "non_live": bd.NON_LIVE_CATEGORIES,
+    "live": bd.LIVE_CATEGORIES,
     "single_turn": bd.SINGLE_TURN_CATEGORIES,
 }
 
