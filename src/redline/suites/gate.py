@@ -29,8 +29,10 @@ CONFIDENCE = 0.95
 
 
 class RedLine(BaseModel):
-    """One rule: metrics matching ``metric`` may not drop by more than ``max_drop`` points with
-    significance below ``significance``, and may not fall under ``min`` (a fraction). ``metric``
+    """One rule: metrics matching ``metric`` may not drop by more than ``max_drop`` points
+    significantly, and may not fall under ``min`` (a fraction). A drop is significant when
+    McNemar's exact p is below ``significance``, or (for scores that are not pass/fail, such as
+    F1) when the 95% bootstrap interval of the delta lies below zero. ``metric``
     is a glob whose ``*`` also crosses ``/``: ``regression/*`` covers every metric of the family,
     overall (``regression/ast_accuracy``) and per category (``regression/math/ast_accuracy``)."""
 
