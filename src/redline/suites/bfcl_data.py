@@ -21,37 +21,20 @@ ENV_VAR = "REDLINE_BFCL_DATA"
 PACKAGE = "bfcl_eval"
 VERSION = "v4"
 
-# Single-turn categories with AST-checked answers, and the (ir)relevance ones without answers.
-AST_CATEGORIES = (
+# Single-turn categories with AST-checked answers, and the (ir)relevance ones without answers,
+# in the leaderboard's two halves, non-live and live.
+NON_LIVE_AST = (
     "simple_python",
     "simple_java",
     "simple_javascript",
     "multiple",
     "parallel",
     "parallel_multiple",
-    "live_simple",
-    "live_multiple",
-    "live_parallel",
-    "live_parallel_multiple",
 )
-# The leaderboard's two halves of the single-turn categories.
-NON_LIVE_CATEGORIES = (
-    "simple_python",
-    "simple_java",
-    "simple_javascript",
-    "multiple",
-    "parallel",
-    "parallel_multiple",
-    "irrelevance",
-)
-LIVE_CATEGORIES = (
-    "live_simple",
-    "live_multiple",
-    "live_parallel",
-    "live_parallel_multiple",
-    "live_irrelevance",
-    "live_relevance",
-)
+LIVE_AST = ("live_simple", "live_multiple", "live_parallel", "live_parallel_multiple")
+AST_CATEGORIES = NON_LIVE_AST + LIVE_AST
+NON_LIVE_CATEGORIES = (*NON_LIVE_AST, "irrelevance")
+LIVE_CATEGORIES = (*LIVE_AST, "live_irrelevance", "live_relevance")
 PYTHON_AST_CATEGORIES = tuple(
     c for c in AST_CATEGORIES if c not in ("simple_java", "simple_javascript")
 )
