@@ -215,3 +215,9 @@ def test_format_detection_and_fixed_formats():
         make_reward("parse", fmt="xml")
     with pytest.raises(ValueError, match="unknown reward 'nope'"):
         make_reward("nope")
+
+
+def test_score_one_completion_from_its_row():
+    row = {"tools": json.dumps(TOOLS), "answers": json.dumps(ANSWERS)}
+    assert rewards.ast_match.score(PERFECT, row) == 1.0
+    assert rewards.toolrl.score("no idea", row) == -3.0
