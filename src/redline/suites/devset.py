@@ -232,3 +232,65 @@ def generate_dev_set(n: int = 240, seed: int = 0) -> list[Sample]:
             )
         )
     return samples
+
+
+# Training-only wrappers around the dev set's requests: the built-in training set shares the
+# dev set's tools and slot values, but its requests are worded differently, and any request
+# that still matches an evaluation prompt is dropped by ``redline data prepare``.
+TRAIN_WRAPPERS = (
+    "{}",
+    "Hi! {}",
+    "Quick question: {}",
+    "{} Thanks.",
+    "Could you help me? {}",
+    "Please do this for me: {}",
+    "{} Cheers!",
+)
+TRAIN_UNRELATED = (
+    "Summarise the plot of Hamlet in two sentences.",
+    "What is the capital of Canada?",
+    "Give me a synonym for 'happy'.",
+    "How do I boil an egg?",
+    "Recommend a good science fiction novel.",
+    "Why is the sky blue?",
+    "Write a limerick about a cat.",
+    "What is 15% of 80?",
+)
+
+
+def generate_train_set(n: int = 1200, seed: int = 1) -> list[Sample]:
+    """``n`` training samples from the dev set's tools: same mix of single, parallel and
+    irrelevance items, with training-only wording. Ids start with ``train_``."""
+    rng = random.Random(seed)
+    samples = []
+    for i in range(n):
+        kind = rng.choices(["single", "parallel", "irrelevance"], weights=[70, 15, 15])[0]
+        offered = rng.sample(TEMPLATES, k=rng.randint(1, 3))
+        tools = [ToolSpec.model_validate(t.tool) for t in offered]
+        wrapper = rng.choice(TRAIN_WRAPPERS)
+        if kind == "irrelevance":
+            text, expected = rng.choice(TRAIN_UNRELATED + UNRELATED), []
+        elif kind == "parallel":
+            first, first_call = _call(offered[0], rng)
+            second, second_call = _call(offered[-1], rng)
+            text, expected = (
+                f"{first} And also {second[0].lower()}{second[1:]}",
+                [
+                    first_call,
+                    second_call,
+                ],
+            )
+        else:
+            text, call = _call(offered[0], rng)
+            expected = [call]
+        samples.append(
+            Sample(
+                id=f"train_{i:05d}",
+                messages=[{"role": "user", "content": wrapper.format(text)}],
+                tools=tools,
+                expect="calls" if expected else "no_call",
+                expected=expected or None,
+                category=f"train_{kind}",
+            )
+        )
+    return samples
