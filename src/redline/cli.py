@@ -578,6 +578,16 @@ def score_cmd(
     console.print(_metrics_table(f"{run} re-scored", result.metrics))
 
 
+def _add_training_commands() -> None:
+    from redline.training.cli import data_app, train_app
+
+    app.add_typer(data_app, name="data")
+    app.add_typer(train_app, name="train")
+
+
+_add_training_commands()
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 
