@@ -86,7 +86,7 @@ class Prepared:
         reasons: dict[str, Counter[str]] = {layer: Counter() for layer in LAYERS}
         for d in self.drops:
             # Group reasons by their stable head ("call to unknown function", "type", ...).
-            reasons[d.layer][d.reason.split(":")[0]] += 1
+            reasons[d.layer][d.reason.split(": ")[0]] += 1
         return {
             "read": self.read,
             "kept": self.read - len(self.drops),
@@ -450,7 +450,7 @@ def prepare(
             continue
         text = normalise_prompt(sample.messages[-1]["content"])
         if text in asked:
-            drops.append(Drop(row.id, "eval_overlap", f"asked by suite: {asked[text]}"))
+            drops.append(Drop(row.id, "eval_overlap", f"asked by {asked[text]}"))
             continue
         key = (text, tuple(sorted(t.name for t in sample.tools)))
         if key in seen:
