@@ -217,6 +217,7 @@ def make_gate_callback(
             held = all(r.held for r in results.values())
             fc = [n for n in runs if not n.startswith("regression")]
             self.checks.append(Check(step, name, held, fc_score(runs[fc[0]]) if fc else 0.0))
+            kl = self._kl()  # of the checkpoint judged, before any restore
             action, restored = "continue", None
             if not held:
                 self.breaches += 1
@@ -235,7 +236,7 @@ def make_gate_callback(
                 "action": action,
                 "beta": self.trainer.beta,
                 "lr_scale": self.lr_scale,
-                "kl_probe": self._kl(),
+                "kl_probe": kl,
                 "breaches": [b for r in results.values() for b in r.to_dict()["breaches"]],
                 "table": [row for r in results.values() for row in r.to_dict()["table"]],
                 "evals": {suite: str(run.relative_to(out)) for suite, run in runs.items()},
