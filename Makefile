@@ -36,7 +36,7 @@ demo: $(STAMP)
 # The whole training loop on the embedded model, on CPU: baseline eval -> LoRA SFT -> merge ->
 # GRPO with red-line gate checks -> final eval, then the before/after tables and gate verdicts.
 DEMO := runs/train-demo
-EVAL_ARGS := --max-new-tokens 96 --batch-size 24
+EVAL_ARGS := --max-new-tokens 96 --batch-size 48
 train-demo: $(STAMP)
 	rm -rf $(DEMO)
 	$(VENV)/bin/redline data prepare --source builtin --out $(DEMO)/data
