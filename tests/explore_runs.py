@@ -126,7 +126,7 @@ def build_runs(root: Path) -> Path:
             "rewards/parse/mean": 0.3 + 0.06 * step,
             "rewards/abstain/mean": 0.1 + 0.02 * step,
             "kl": 0.002 * step,
-            "beta": 0.04,
+            "beta": 0.04 if step <= 4 else 0.08,  # raised by the gate check at step 4
         }
         for step in range(1, 7)
     ]

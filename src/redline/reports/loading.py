@@ -11,6 +11,7 @@ import json
 import math
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -348,6 +349,16 @@ def run_metrics(run: EvalRun) -> tuple[dict[str, Any] | None, str | None]:
     return compute_metrics(loaded.records), f"{why}; metrics computed from its records"
 
 
+def pct(value: float | None) -> str:
+    """A fraction as percent with one decimal; '-' for no value."""
+    return "-" if value is None or math.isnan(value) else f"{100 * value:.1f}"
+
+
+def points(value: float | None) -> str:
+    """A difference of fractions in percentage points, signed; '-' for no value."""
+    return "-" if value is None or math.isnan(value) else f"{100 * value:+.1f}"
+
+
 def verdict_metric(table: dict[str, Any]) -> str | None:
     """The metric that judges this part of a metrics table (a category, or overall)."""
     for name in VERDICT_METRICS:
@@ -369,16 +380,17 @@ def error_shares(table: dict[str, Any]) -> list[tuple[str, int, float]]:
     return [(k, v, v / total if total else math.nan) for k, v in errors]
 
 
-def error_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Counts of samples by category (rows) and error type (columns, ``passed`` last)."""
+def error_table(frame: pd.DataFrame, by: Sequence[str] = ("category",)) -> pd.DataFrame:
+    """Counts of samples by ``by`` (rows, e.g. category) and error type (columns, most frequent
+    first, ``passed`` last)."""
     if frame.empty:
         return pd.DataFrame()
     outcome = frame["error_type"].fillna(PASSED)
-    category = frame["category"].replace("", "(none)")
-    table = pd.crosstab(category, outcome)
+    index = [frame[c].replace("", "(none)") for c in by]
+    table = pd.crosstab(index, outcome)
     errors = sorted((c for c in table.columns if c != PASSED), key=lambda c: -table[c].sum())
     table = table[errors + ([PASSED] if PASSED in table.columns else [])]
-    table.index.name, table.columns.name = "category", None
+    table.columns.name = None
     return table
 
 
