@@ -151,7 +151,7 @@ def test_sample_page_shows_one_sample_in_full(app, explore_runs):
     scores = at.table[1].value.set_index("scorer")
     assert list(scores.index) == list(record.scores)
     assert scores.loc["ast", "error type"] == "value_error"
-    assert scores.loc["parse", "value"] == "1.000" and scores.loc["answer", "value"] == "-"
+    assert scores.loc["parse", "value"] == "1.000" and scores.loc["answer", "value"] == "–"
 
 
 def test_sample_page_shows_reasoning_apart_and_failed_only(app):

@@ -671,6 +671,7 @@ def explore_cmd(
         "server.headless": "true",  # no browser opened, no e-mail prompt
         "browser.gatherUsageStats": "false",
         "server.fileWatcherType": "none",
+        "client.toolbarMode": "viewer",  # no deploy button
     }
     args = ["run", str(script)] + [f"--{k}={v}" for k, v in flags.items()]
     streamlit_cli.main.main(args=args, prog_name="streamlit")

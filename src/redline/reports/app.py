@@ -141,6 +141,12 @@ def open_sample(checkpoint: str, suite: str | None, picker: str) -> None:
     st.session_state[FAILED_ONLY] = False
 
 
+def table(frame: pd.DataFrame, **kw: Any) -> None:
+    """st.table, with '-' (no value) shown as a dash: st.table reads cells as Markdown, where a
+    lone '-' is a list item."""
+    st.table(frame.replace({"-": "–"}), **kw)
+
+
 def show_problems(problems: list[str]) -> None:
     for problem in dict.fromkeys(problems):
         st.warning(problem, icon="⚠️")
@@ -233,7 +239,7 @@ def errors_page(catalog: loading.Catalog, checkpoint: str) -> None:
     metrics = _metrics_table(runs)
     if not metrics.empty:
         st.subheader("Metrics")
-        st.table(metrics, hide_index=True)
+        table(metrics, hide_index=True)
     if frame.empty:
         st.info("No readable samples in this checkpoint.")
         return
@@ -255,13 +261,14 @@ def errors_page(catalog: loading.Catalog, checkpoint: str) -> None:
         shown = shown[shown["error_type"].isin(errors)]
     st.subheader("Error type × category")
     st.caption(f"{len(shown)} of {len(frame)} samples; '{loading.PASSED}' = no error")
-    table = loading.error_table(shown, by=("suite", "category"))
-    if table.empty:
+    counts = loading.error_table(shown, by=("suite", "category"))
+    if counts.empty:
         st.info("No samples match these filters.")
         return
-    st.table(table)
-    failed = table.drop(columns=[loading.PASSED], errors="ignore")
-    if not failed.empty and failed.to_numpy().sum():
+    table(counts)
+    failed = counts.drop(columns=[loading.PASSED], errors="ignore")
+    failed = failed[failed.sum(axis=1) > 0]
+    if not failed.empty:
         chart = failed.copy()
         chart.index = [f"{s} · {c}" for s, c in chart.index]
         long = chart.reset_index(names="category").melt(
@@ -269,7 +276,7 @@ def errors_page(catalog: loading.Catalog, checkpoint: str) -> None:
         )
         st.bar_chart(long, x="category", y="samples", color="error type", horizontal=True)
     shares = shown["error_type"].fillna(loading.PASSED).value_counts()
-    st.table(
+    table(
         pd.DataFrame(
             {
                 "samples": shares,
@@ -296,6 +303,11 @@ def errors_page(catalog: loading.Catalog, checkpoint: str) -> None:
 
 def _calls(calls: list[Any]) -> list[dict[str, Any]]:
     return [{"name": c.name, "arguments": c.arguments} for c in calls]
+
+
+def _mark_mismatch(row: pd.Series) -> list[str]:
+    shade = "" if row["status"] in ("equal", "optional (absent)") else "background-color: #fde7e7"
+    return [shade] * len(row)
 
 
 def sample_page(catalog: loading.Catalog, checkpoint: str) -> None:
@@ -377,11 +389,11 @@ def sample_page(catalog: loading.Catalog, checkpoint: str) -> None:
     rows = diff_rows(sample, completion)
     if rows:
         st.caption("Calls lined up by name; the verdict is the scores' below.")
-        st.table(pd.DataFrame(rows), hide_index=True)
+        st.table(pd.DataFrame(rows).style.apply(_mark_mismatch, axis=1), hide_index=True)
     else:
         st.caption("No calls expected and none made.")
     st.subheader("Scores")
-    st.table(
+    table(
         pd.DataFrame(
             [
                 {
@@ -433,7 +445,7 @@ def compare_page(catalog: loading.Catalog, redlines: str | None) -> None:
                 "Gate: red line crossed — "
                 + "; ".join(f"{x.metric}: {x.reason}" for x in result.breaches)
             )
-        table = pd.DataFrame(
+        deltas = pd.DataFrame(
             [
                 {
                     "metric": r.metric,
@@ -449,7 +461,7 @@ def compare_page(catalog: loading.Catalog, redlines: str | None) -> None:
                 for r in sorted(result.table, key=lambda r: (r.metric.count("/"), r.metric))
             ]
         )
-        st.dataframe(table, hide_index=True)
+        st.dataframe(deltas, hide_index=True)
         flipped = loading.flips(samples_of(b).frame, samples_of(c).frame)
         counts = flipped["flip"].value_counts()
         st.markdown(
@@ -459,7 +471,7 @@ def compare_page(catalog: loading.Catalog, redlines: str | None) -> None:
             )
         )
         if not flipped.empty:
-            st.table(flipped, hide_index=True)
+            table(flipped, hide_index=True)
             key = f"flip_{suite}"
             st.selectbox("Open a flipped sample", list(flipped["id"]), key=key)
             st.button(
@@ -514,7 +526,7 @@ def training_page(catalog: loading.Catalog) -> None:
         st.info("No gate checks logged yet.")
         return
     st.subheader("Gate decisions")
-    st.table(
+    table(
         pd.DataFrame(
             [
                 {

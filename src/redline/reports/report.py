@@ -96,7 +96,7 @@ def _overview(doc: Document, runs: Sequence[loading.EvalRun]) -> None:
                 run.suite,
                 m.get("samples", "-"),
                 _sampling(run),
-                (m.get("git") or {}).get("commit", "-") or "-",
+                ((m.get("git") or {}).get("commit") or "-")[:12],
                 m.get("finished") or "unfinished",
             ]
         )
