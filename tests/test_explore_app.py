@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -39,6 +40,13 @@ def run(at: AppTest) -> AppTest:
 
 def texts(elements) -> list[str]:
     return [str(e.value) for e in elements]
+
+
+def chart_data(chart) -> list:
+    """The data sets an Altair chart sent to the browser, as frames, in layer order."""
+    spec = json.loads(chart.proto.spec)
+    frames = {d.name: pa.ipc.open_stream(d.data.data).read_pandas() for d in chart.proto.datasets}
+    return [frames[layer["data"]["name"]] for layer in spec["layer"]]
 
 
 def goto(at: AppTest, page: str) -> AppTest:
@@ -223,11 +231,27 @@ def test_training_page_curves_gate_decisions_and_links(app):
     at = app(page="Training")
     assert at.selectbox(key="training").value == TRAIN
     assert "**grpo** from **smollm2**" in at.markdown[0].value
-    charts = at.get("vega_lite_chart")
-    assert len(charts) == 3  # rewards, KL, loss
-    reward_spec = json.dumps(str(charts[0].proto))
-    assert "rewards/parse/mean" in reward_spec and "rewards/abstain/mean" in reward_spec
-    assert "kl_probe" in json.dumps(str(charts[1].proto))
+    assert [h.value for h in at.subheader][:4] == [
+        "Reward and its components",
+        "KL",
+        "Beta",
+        "Loss",
+    ]
+    charts = [chart_data(c) for c in at.get("vega_lite_chart")]
+    assert len(charts) == 4
+    rewards, checks = charts[0]
+    assert set(rewards["series"]) == {"reward", "rewards/abstain/mean", "rewards/parse/mean"}
+    assert list(rewards[rewards["series"] == "reward"]["step"]) == list(range(1, 7))
+    kl, _ = charts[1]
+    # The gate's probe, logged only at checks, still makes a line of its own.
+    probe = kl[kl["series"] == "kl_probe (gate)"]
+    assert list(zip(probe["step"], probe["value"], strict=True)) == [(2, 0.02), (4, 0.04)]
+    # Every chart marks the gate checks with their action.
+    for _, gates in charts:
+        assert list(zip(gates["step"], gates["action"], strict=True)) == [
+            (2, "continue"),
+            (4, "raise_beta"),
+        ]
     decisions = at.table[0].value
     assert list(decisions["step"]) == [2, 4]
     assert list(decisions["action"]) == ["continue", "raise_beta"]

@@ -254,3 +254,10 @@ def test_help_explains_report_and_explore():
     text = " ".join(result.output.split())
     for words in ("Runs", "Errors", "Compare", "Sample", "Training", "127.0.0.1", "--host"):
         assert words in text
+
+
+def test_explore_refuses_what_it_cannot_open(tmp_path):
+    result = runner.invoke(app, ["explore", str(tmp_path / "nope")])
+    assert result.exit_code == 2 and "is not a folder" in result.stderr
+    result = runner.invoke(app, ["explore", str(tmp_path), "--redlines", str(tmp_path / "x.yaml")])
+    assert result.exit_code == 2 and "is not a file" in result.stderr

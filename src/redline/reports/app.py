@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
@@ -487,6 +488,51 @@ def compare_page(catalog: loading.Catalog, redlines: str | None) -> None:
             st.error(f"Overall: the gate is crossed on {verdicts.count(False)} suite(s).")
 
 
+def _curves(
+    frame: pd.DataFrame, columns: list[str], gates: list[dict[str, Any]], axis: str
+) -> alt.LayerChart:
+    """Lines over steps, one per column (gaps skipped, so sparse series still connect), with a
+    dashed rule at each gate check."""
+    long = (
+        frame[columns]
+        .reset_index()
+        .melt(id_vars="step", var_name="series", value_name="value")
+        .dropna()
+    )
+    lines = (
+        alt.Chart(long)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("step:Q", title="step"),
+            y=alt.Y("value:Q", title=axis),
+            color=alt.Color("series:N", title=None),
+            tooltip=["step", "series", "value"],
+        )
+    )
+    if not gates:
+        return alt.layer(lines)
+    checks = pd.DataFrame(
+        [{"step": g["step"], "action": g.get("action", ""), "held": g.get("held")} for g in gates]
+    )
+    rules = (
+        alt.Chart(checks)
+        .mark_rule(strokeDash=[4, 3])
+        .encode(
+            x="step:Q",
+            color=alt.Color(
+                "action:N",
+                title="gate",
+                scale=alt.Scale(
+                    domain=["continue", "raise_beta", "lower_lr", "stop"],
+                    range=["#2e7d32", "#ef6c00", "#f9a825", "#c62828"],
+                ),
+            ),
+            tooltip=["step", "action", "held"],
+        )
+    )
+    return alt.layer(lines, rules).resolve_scale(color="independent")
+
+
 def training_page(catalog: loading.Catalog) -> None:
     st.header("Training")
     names = [t.name for t in catalog.trainings]
@@ -506,21 +552,23 @@ def training_page(catalog: loading.Catalog) -> None:
         with st.expander("config"):
             st.json(meta["config"])
     train = logs.train
-    if logs.reward_columns:
-        st.subheader("Reward and its components")
-        st.line_chart(train[logs.reward_columns], x_label="step")
-    kl = [c for c in ("kl", "beta") if c in train.columns]
     probes = pd.Series(
         {g["step"]: g["kl_probe"] for g in logs.gates if g.get("kl_probe") is not None},
-        name="kl_probe",
+        name="kl_probe (gate)",
         dtype=float,
     )
-    if kl or not probes.empty:
-        st.subheader("KL")
-        st.line_chart(pd.concat([train[kl], probes], axis=1).sort_index(), x_label="step")
-    if "loss" in train.columns:
-        st.subheader("Loss")
-        st.line_chart(train[["loss"]], x_label="step")
+    curves = pd.concat([train, probes], axis=1).sort_index().rename_axis("step")
+    st.caption("Dashed lines: gate checks, coloured by the action taken.")
+    charts = [
+        ("Reward and its components", logs.reward_columns, "reward"),
+        ("KL", [c for c in ("kl", "kl_probe (gate)") if c in curves.columns], "KL"),
+        ("Beta", ["beta"] if "beta" in train.columns else [], "beta"),
+        ("Loss", ["loss"] if "loss" in train.columns else [], "loss"),
+    ]
+    for title, columns, axis in charts:
+        if columns and curves[columns].notna().any().any():
+            st.subheader(title)
+            st.altair_chart(_curves(curves, columns, logs.gates, axis), width="stretch")
     rows = loading.gate_rows(run, logs.gates)
     if not rows:
         st.info("No gate checks logged yet.")
