@@ -17,7 +17,7 @@ help:
 	@echo "make demo   - score BFCL's ground truth, then run the embedded model on BFCL and the dev set"
 	@echo "make test   - run the whole test suite (installs Debian's chromium for the browser test)"
 	@echo "make lint   - ruff check and format check"
-	@echo "make bench  - benchmarks (checker and reward throughput vs the official checker)"
+	@echo "make bench  - benchmarks (checker and reward throughput vs the official checker, explorer load time)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_bfcl_check.py
 	$(PY) benchmarks/bench_rewards.py
+	$(PY) benchmarks/bench_explore_load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -212,6 +212,14 @@ def test_compare_page_shows_flips_deltas_and_the_gate(app, explore_runs):
     assert "Overall: the gate holds on all 2 suites." in texts(at.success)
 
 
+def test_compare_page_uses_the_red_lines_explore_was_given(app, tmp_path, monkeypatch):
+    lines = tmp_path / "lines.yaml"
+    lines.write_text('- {metric: "fc/ast_accuracy", min: 0.5}\n')
+    monkeypatch.setenv("REDLINE_REDLINES", str(lines))
+    at = app(page="Compare", base=BASELINE, cand=STEP4)
+    assert "Overall: the gate holds on all 2 suites." in texts(at.success)
+
+
 def test_compare_page_opens_a_flipped_sample(app):
     at = app(page="Compare", base=BASELINE, cand=STEP4)
     at.selectbox(key="flip_fc:dev").set_value("dev_0013")

@@ -33,6 +33,7 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 WAIT_MS = 90_000  # two shared cores: a page can take a while to draw
+expect.set_options(timeout=WAIT_MS)  # assertions wait apart from the page's own default
 
 
 @pytest.fixture(scope="module")
