@@ -1,10 +1,6 @@
-"""Explorer load time: a synthetic run of 10,000 samples read into the explorer's frame, next to
-the harness' own reader (pydantic records) and pandas.read_json of the lines (which also stops
-at a cut line), in one process; then the Errors page drawn by Streamlit's AppTest with cold and
-with warm caches.
-
-Target: a 10,000-sample run loads in under 3 s.
-Run: .venv/bin/python benchmarks/bench_explore_load.py [--samples 10000]
+"""Explorer load time, target under 3 s for 10,000 samples: the explorer's loader next to the
+harness' pydantic reader and pandas.read_json, then the Errors page drawn by AppTest (cold and
+warm caches), one process. Run: .venv/bin/python benchmarks/bench_explore_load.py [--samples N]
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
-"""A small runs folder for the report and explorer tests: one GRPO training run with a baseline
-and two checkpoints (fc:dev and regression evals, real gate checks), and two broken eval runs.
-
-Runs are made by the truth and replay backends; the checkpoints replay damaged answers.
+"""A small runs folder for the report and explorer tests: a GRPO training run (baseline, two
+checkpoints with fc:dev and regression evals, real gate checks) and two broken eval runs.
+Made by the truth and replay backends; the checkpoints replay damaged answers.
 """
 
 from __future__ import annotations

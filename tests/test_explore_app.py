@@ -260,6 +260,15 @@ def test_training_page_curves_gate_decisions_and_links(app):
             (2, "continue"),
             (4, "raise_beta"),
         ]
+    assert at.multiselect(key="train_more").options == [
+        "epoch",
+        "learning_rate",
+        "reward_std",
+    ]
+    at.multiselect(key="train_more").set_value(["reward_std"])
+    run(at)
+    (more, _) = chart_data(at.get("vega_lite_chart")[4])
+    assert set(more["series"]) == {"reward_std"} and len(more) == 6
     decisions = at.table[0].value
     assert list(decisions["step"]) == [2, 4]
     assert list(decisions["action"]) == ["continue", "raise_beta"]

@@ -1,7 +1,7 @@
-"""End to end in a real browser: `redline explore` serving the fixture runs, opened in headless
-Chromium (Debian's, driven by Playwright): a checkpoint's error breakdown and one sample's
-argument diff; and the HTML report's plots rendered by the same browser. Screenshots are kept
-in artifacts/."""
+"""End to end: `redline explore` on the fixture runs in Debian's headless Chromium (Playwright):
+a checkpoint's error breakdown and one sample's argument diff, and the HTML report's plots
+rendered. Screenshots are kept in artifacts/.
+"""
 
 from __future__ import annotations
 
@@ -160,7 +160,7 @@ def test_report_plots_render_in_chromium(browser, explore_runs, tmp_path):
     page.goto(out.as_uri())
     images = page.locator("img[data-plot]")
     expect(images.first).to_be_visible()
-    assert images.count() == 5  # categories x2, errors, reward, KL
+    assert images.count() == 6  # categories x2, errors, reward, KL, loss
     sizes = images.evaluate_all(
         "imgs => imgs.map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
     )

@@ -178,6 +178,7 @@ def test_plots_are_embedded_png_images(html_report):
         "broken-truncated-categories",
         "grpo-demo-reward",
         "grpo-demo-kl",
+        "grpo-demo-loss",
     ]
     for img in page.images:
         prefix, data = img["src"].split(",", 1)
@@ -191,7 +192,7 @@ def test_markdown_report_writes_its_plots_beside_it(explore_runs, tmp_path):
     written = write_report(paths(explore_runs), out)
     text = out.read_text()
     links = re.findall(r"!\[[^\]]+\]\(([^)]+)\)", text)
-    assert len(links) == 7 and len(written.images) == 7
+    assert len(links) == 8 and len(written.images) == 8
     for link in links:
         assert link.startswith("report_files/")
         assert (out.parent / link).read_bytes().startswith(PNG)

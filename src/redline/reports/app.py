@@ -1,8 +1,6 @@
 """The error explorer: a Streamlit app over the runs under $REDLINE_RUNS_DIR (set by
-`redline explore`), with pages for runs, errors, comparisons, one sample, and training.
-
-It shows what the run folders, metrics.json, the gate and the training logs say; no score is
-computed here.
+`redline explore`), with pages for runs, errors, comparisons, one sample and training.
+It shows what run folders, metrics.json, the gate and the training logs say; it scores nothing.
 """
 
 from __future__ import annotations
@@ -569,6 +567,13 @@ def training_page(catalog: loading.Catalog) -> None:
         if columns and curves[columns].notna().any().any():
             st.subheader(title)
             st.altair_chart(_curves(curves, columns, logs.gates, axis), width="stretch")
+    shown = {c for _, columns, _ in charts for c in columns}
+    others = [
+        c for c in train.columns if c not in shown and pd.api.types.is_numeric_dtype(train[c])
+    ]
+    for column in st.multiselect("More logged values", others, key="train_more"):
+        st.subheader(column)
+        st.altair_chart(_curves(curves, [column], logs.gates, column), width="stretch")
     rows = loading.gate_rows(run, logs.gates)
     if not rows:
         st.info("No gate checks logged yet.")

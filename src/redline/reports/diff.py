@@ -1,8 +1,6 @@
-"""A field-by-field diff of a sample's parsed calls against its expected calls, for reading.
-
-It lines calls up by name and says, per argument, whether the value given is, as JSON text, one
-the answer lists (1 and 1.0, or 1 and true, differ here). It is not a scorer: the verdicts
-shown beside it are the records' own scores.
+"""A field-by-field diff of a sample's parsed calls against its expected calls, for reading:
+calls lined up by name, values compared as JSON text (1 and 1.0 differ here). Not a scorer:
+the verdicts shown beside it are the records' own scores.
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
 """Finding and reading run folders for reports and the explorer: eval runs, training runs and
-their checkpoints, loaded into pandas frames, with every unreadable part named as a problem.
-
-Reads what the harness and the trainer wrote. Scores and verdicts come from the records,
-metrics.json and the gate; nothing here computes a score.
+their checkpoints, as pandas frames, with every unreadable part named as a problem.
+Scores and verdicts come from the records, metrics.json and the gate; none is computed here.
 """
 
 from __future__ import annotations

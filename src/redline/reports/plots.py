@@ -1,7 +1,5 @@
-"""The static report's plots as PNG images (matplotlib, drawn off-screen): error-type bars,
-per-category bars, reward and KL curves over training steps.
-
-Takes numbers already read from run folders and logs; computes none.
+"""The static report's plots as PNG images (matplotlib, off-screen): error-type bars,
+per-category bars, reward, KL and loss curves over training steps. Computes no number it shows.
 """
 
 from __future__ import annotations
@@ -79,10 +77,15 @@ def _mark_gates(ax: Any, gates: Sequence[dict[str, Any]]) -> None:
         )
 
 
-def reward_curves(
-    train: pd.DataFrame, columns: Sequence[str], gates: Sequence[dict[str, Any]], title: str
+def step_curves(
+    train: pd.DataFrame,
+    columns: Sequence[str],
+    gates: Sequence[dict[str, Any]],
+    title: str,
+    ylabel: str = "reward",
 ) -> bytes | None:
-    """The mean reward and each reward component over steps; gate checks as dotted lines."""
+    """Logged values over steps (the mean reward drawn thicker, e.g. beside its components);
+    gate checks as dotted lines."""
     columns = [c for c in columns if c in train.columns and train[c].notna().any()]
     if not columns:
         return None
@@ -94,7 +97,7 @@ def reward_curves(
         ax.plot(series.index, series.values, marker="o", markersize=3, label=column, **style)
     _mark_gates(ax, gates)
     ax.set_xlabel("step")
-    ax.set_ylabel("reward")
+    ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=11)
     ax.legend(fontsize=8, loc="best")
     ax.spines[["top", "right"]].set_visible(False)

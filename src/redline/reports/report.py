@@ -1,8 +1,6 @@
-"""`redline report`: a static report of run folders for sharing and CI artefacts, as one HTML
-file (plots embedded as PNG) or Markdown (plots written beside it).
-
-Metrics come from metrics.json, comparisons from the red-line gate, curves from the training
-logs; the report lays them out and recomputes no score.
+"""`redline report`: a static report of run folders for sharing and CI artefacts, one HTML page
+(plots embedded as PNG) or Markdown (plots beside it). Metrics come from metrics.json,
+comparisons from the red-line gate, curves from the training logs; no score is recomputed.
 """
 
 from __future__ import annotations
@@ -239,7 +237,7 @@ def _training_section(doc: Document, run: loading.TrainingRun, catalog: loading.
     for p in logs.problems:
         doc.problem(p)
     doc.image(
-        plots.reward_curves(logs.train, logs.reward_columns, logs.gates, f"{run.name}: reward"),
+        plots.step_curves(logs.train, logs.reward_columns, logs.gates, f"{run.name}: reward"),
         f"{_slug(run.name)}-reward",
         f"reward components of {run.name} over steps",
     )
@@ -247,6 +245,11 @@ def _training_section(doc: Document, run: loading.TrainingRun, catalog: loading.
         plots.kl_curves(logs.train, logs.gates, f"{run.name}: KL"),
         f"{_slug(run.name)}-kl",
         f"KL of {run.name} over steps",
+    )
+    doc.image(
+        plots.step_curves(logs.train, ["loss"], logs.gates, f"{run.name}: loss", "loss"),
+        f"{_slug(run.name)}-loss",
+        f"training loss of {run.name} over steps",
     )
     gates = loading.gate_rows(run, logs.gates)
     if gates:
