@@ -189,6 +189,16 @@ def test_forced_breach_raises_beta_then_lowers_lr_then_stops_and_restores(worksp
     assert json.loads((out / "best" / "best.json").read_text())["step"] == 0
     assert json.loads((out / "training.json").read_text())["stopped_by_gate"] is True
 
+    # The explorer's report reads this folder as it is: decisions, the restore, checkpoints.
+    from redline.reports.report import write_report
+
+    written = write_report([out], root / "breach.html")
+    html = written.path.read_text()
+    assert not written.problems, written.problems
+    assert "checkpoints/step-000006 (restored checkpoints/step-000000)" in html
+    for action in ("raise_beta", "lower_lr", "stop"):
+        assert action in html
+
 
 def test_configs_name_the_file_and_the_field(tmp_path):
     bad = write_yaml(tmp_path / "sft.yaml", {"data": "x"})
