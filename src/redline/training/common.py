@@ -43,6 +43,26 @@ def device_defaults(bf16: bool | None, checkpointing: bool | None) -> dict[str, 
     }
 
 
+def trainer_args(settings: Any, out: Path, progress: bool) -> dict[str, Any]:
+    """The TrainingArguments SFT and GRPO share, from a config (see redline.training.config)."""
+    return {
+        "output_dir": str(out / "trainer"),
+        "num_train_epochs": settings.epochs,
+        "max_steps": settings.max_steps,
+        "learning_rate": settings.learning_rate,
+        "per_device_train_batch_size": settings.batch_size,
+        "gradient_accumulation_steps": settings.gradient_accumulation_steps,
+        "lr_scheduler_type": settings.lr_scheduler,
+        "warmup_steps": settings.warmup_ratio,  # a float below 1 is a share of all steps
+        "logging_steps": settings.logging_steps,
+        "save_strategy": "no",  # adapters are saved by redline: at the end, and by the gate
+        "report_to": "none",
+        "seed": settings.seed,
+        "disable_tqdm": not progress,
+        **device_defaults(settings.bf16, settings.gradient_checkpointing),
+    }
+
+
 def lora_config(settings: LoraSettings) -> Any:
     from peft import LoraConfig
 

@@ -12,12 +12,12 @@ from typing import Any
 
 from redline.training.common import (
     data_mode,
-    device_defaults,
     finish_training,
     load_split,
     log_callback,
     lora_config,
     resolve_model,
+    trainer_args,
     write_training,
 )
 from redline.training.config import GRPOSettings
@@ -64,29 +64,15 @@ def run_grpo(settings: GRPOSettings, lines: Any = None, progress: bool = True) -
         settings.data, "train", ("prompt", "tools", "answers", "expect"), settings.limit
     )
     funcs, weights = reward_functions(settings.rewards, mode)
-    device = device_defaults(settings.bf16, settings.gradient_checkpointing)
     vllm = {"use_vllm": True, "vllm_mode": settings.vllm_mode} if settings.use_vllm else {}
     args = GRPOConfig(
-        output_dir=str(out / "trainer"),
-        num_train_epochs=settings.epochs,
-        max_steps=settings.max_steps,
-        learning_rate=settings.learning_rate,
-        per_device_train_batch_size=settings.batch_size,
-        gradient_accumulation_steps=settings.gradient_accumulation_steps,
-        lr_scheduler_type=settings.lr_scheduler,
-        warmup_steps=settings.warmup_ratio,
-        logging_steps=settings.logging_steps,
         num_generations=settings.num_generations,
         max_completion_length=settings.max_completion_length,
         temperature=settings.temperature,
         beta=settings.beta,
         reward_weights=weights,
-        save_strategy="no",  # the gate saves checkpoints; the final adapter is saved below
-        report_to="none",
-        seed=settings.seed,
-        disable_tqdm=not progress,
         **vllm,
-        **device,
+        **trainer_args(settings, out, progress),
     )
     model, tokenizer = _policy(settings)
     holder: dict[str, Any] = {}

@@ -11,12 +11,12 @@ from typing import Any
 
 from redline.training.common import (
     data_mode,
-    device_defaults,
     finish_training,
     load_split,
     log_callback,
     lora_config,
     resolve_model,
+    trainer_args,
     write_training,
 )
 from redline.training.config import SFTSettings
@@ -36,25 +36,11 @@ def run_sft(settings: SFTSettings, progress: bool = True) -> Path:
     keep = ("prompt", "completion", "tools") if mode == "native" else ("prompt", "completion")
     train = load_split(settings.data, "train", keep, settings.limit)
     val = load_split(settings.data, "val", keep, settings.limit)
-    device = device_defaults(settings.bf16, settings.gradient_checkpointing)
     args = SFTConfig(
-        output_dir=str(out / "trainer"),
-        num_train_epochs=settings.epochs,
-        max_steps=settings.max_steps,
-        learning_rate=settings.learning_rate,
-        per_device_train_batch_size=settings.batch_size,
         per_device_eval_batch_size=settings.batch_size,
-        gradient_accumulation_steps=settings.gradient_accumulation_steps,
-        lr_scheduler_type=settings.lr_scheduler,
-        warmup_steps=settings.warmup_ratio,  # a float below 1 is a share of all steps
-        logging_steps=settings.logging_steps,
         eval_strategy="epoch" if val is not None and settings.max_steps < 0 else "no",
-        save_strategy="no",  # the adapter is saved once, below
-        report_to="none",
-        seed=settings.seed,
         max_length=settings.max_length,
-        disable_tqdm=not progress,
-        **device,
+        **trainer_args(settings, out, progress),
     )
     tokenizer = AutoTokenizer.from_pretrained(base)
     model = AutoModelForCausalLM.from_pretrained(base)
