@@ -178,6 +178,9 @@ class HFBackend:
                 top_p=sampling.top_p if do_sample else None,
                 top_k=None,
                 pad_token_id=self.tokenizer.pad_token_id,
+                # A Trainer sets config.use_cache=False on the model it trains; the gate's
+                # evals generate with that model, and without the KV cache that is quadratic.
+                use_cache=True,
             )
         new = output[:, batch["input_ids"].shape[1] :]
         pad = self.tokenizer.pad_token_id

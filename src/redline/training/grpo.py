@@ -71,6 +71,8 @@ def run_grpo(settings: GRPOSettings, lines: Any = None, progress: bool = True) -
         temperature=settings.temperature,
         beta=settings.beta,
         reward_weights=weights,
+        # The Trainer turns config.use_cache off for training; sampling still wants the cache.
+        generation_kwargs={"use_cache": True},
         **vllm,
         **trainer_args(settings, out, progress),
     )
