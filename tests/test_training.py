@@ -228,3 +228,14 @@ def test_configs_name_the_file_and_the_field(tmp_path):
     assert result.exit_code == 2 and "grpo.yaml" in result.output
     missing = runner.invoke(app, ["train", "sft", "--config", str(tmp_path / "none.yaml")])
     assert missing.exit_code == 2 and "none.yaml" in missing.output
+
+
+def test_a_run_folder_that_holds_a_run_is_refused(workspace):
+    root, model = workspace
+    out = root / "taken"
+    out.mkdir()
+    (out / "training.json").write_text("{}")
+    config = write_yaml(root / "taken.yaml", grpo_config(root, model, out))
+    result = runner.invoke(app, ["train", "grpo", "--config", str(config)])
+    assert result.exit_code == 2 and "already holds a training run" in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["training.json"], "nothing was touched"

@@ -103,6 +103,10 @@ def load_split(data: Path, name: str, keep: tuple[str, ...], limit: int | None) 
 
 
 def write_training(out: Path, kind: str, base_model: str, config: dict[str, Any]) -> None:
+    """Start a training run folder; one that already holds a run is refused, so that logs,
+    checkpoints and evals of two runs never mix."""
+    if (out / TRAINING).exists():
+        raise ConfigError(f"{out} already holds a training run: choose another out, or remove it")
     out.mkdir(parents=True, exist_ok=True)
     info = {
         "kind": kind,
