@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from redline.cli import app
 from redline.suites.gate import RedLine
 from redline.training.config import ConfigError, GRPOSettings, SFTSettings, load_config
-from redline.training.grpo import run_grpo
+from redline.training.grpo import _policy, run_grpo
 from tests.tiny_models import tiny_model
 
 runner = CliRunner()
@@ -111,6 +111,10 @@ def test_prepare_sft_merge_grpo_with_two_gate_checks(workspace):
         )(input_ids=ids).logits
         folded = AutoModelForCausalLM.from_pretrained(str(merged))(input_ids=ids).logits
     torch.testing.assert_close(folded, with_adapter, atol=1e-5, rtol=1e-4)
+    # GRPO's `adapter:` folds the SFT adapter into the base the same way.
+    policy, _ = _policy(GRPOSettings(base_model=model, data=root / "data", adapter=adapter))
+    with torch.no_grad():
+        torch.testing.assert_close(policy(input_ids=ids).logits, with_adapter, atol=1e-5, rtol=1e-4)
 
     # The tiny model holds these lines (nothing can drop 100 points); the fc floors would not.
     lines = root / "lenient.yaml"
