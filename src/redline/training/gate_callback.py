@@ -92,6 +92,7 @@ def make_gate_callback(
             self.lines = lines if lines is not None else load_redlines(settings.redlines)
             self.suites = {name: load_suite(name, limit) for name, limit in settings.suites.items()}
             self.baseline: dict[str, Path] = {}
+            self.gates: dict[str, Any] = {}  # suite -> Gate holding the baseline's records
             self.checks: list[Check] = []
             self.breaches = 0
             self.lr_scale = 1.0
@@ -190,6 +191,8 @@ def make_gate_callback(
             if missing:
                 given.update(self._evaluate(out / "baseline", "checkpoint:start", missing))
             self.baseline = given
+            # Read each baseline run once; every check compares against the same records.
+            self.gates = {name: Gate(given[name], self.lines) for name in self.suites}
             probe = next((n for n in self.suites if n.startswith("regression")), None)
             probe = probe or next(iter(self.suites))
             records = read_records(self.baseline[probe] / "samples.jsonl").records
@@ -211,8 +214,7 @@ def make_gate_callback(
             name = self._save_adapter(step)
             runs = self._evaluate(out / name / "eval", f"checkpoint:{name}", list(self.suites))
             results: dict[str, GateResult] = {
-                suite: Gate(self.baseline[suite], self.lines).check(run)
-                for suite, run in runs.items()
+                suite: self.gates[suite].check(run) for suite, run in runs.items()
             }
             held = all(r.held for r in results.values())
             fc = [n for n in runs if not n.startswith("regression")]
