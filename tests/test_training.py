@@ -54,10 +54,31 @@ def workspace(tmp_path_factory):
         "builtin",
         "--builtin-size",
         "80",
+        "--general-share",
+        "0.1",
+        "--general-model",
+        f"hf:{model}",
+        "--general-max-new-tokens",
+        "8",
         "--out",
         str(root / "data"),
     )
     return root, model
+
+
+def test_prepare_replays_general_prompts_answered_by_the_model(workspace):
+    root, _ = workspace
+    report = json.loads((root / "data" / "prepare_report.json").read_text())
+    rows = read_jsonl(root / "data" / "train.jsonl") + read_jsonl(root / "data" / "val.jsonl")
+    general = [r for r in rows if r["expect"] == "answer"]
+    empty = (
+        report["drop_reasons"].get("format", {}).get("the model gave an empty general answer", 0)
+    )
+    # 10% of the final set: what was kept plus negatives, then the replay on top.
+    others = len(rows) - len(general)
+    assert len(general) + empty == round(0.1 * others / 0.9) and len(general) > 0
+    assert report["general_added"] == len(general)
+    assert all(r["completion"][0]["content"].strip() and r["tools"] == "[]" for r in general)
 
 
 def grpo_config(root: Path, model: str, out: Path, **extra) -> dict:

@@ -216,3 +216,122 @@ def test_cli_prepare_writes_the_folder_and_names_bad_sources(tmp_path):
         app, ["data", "prepare", "--source", str(tmp_path / "nope.json"), "--out", str(out)]
     )
     assert missing.exit_code == 2 and "nope.json" in missing.output
+
+
+# -- general replay ---------------------------------------------------------------------------
+
+
+def general_file(path, rows):
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return str(path)
+
+
+def test_general_replay_takes_its_share_with_no_tools_and_the_given_answers(tmp_path):
+    rows = [
+        {"prompt": f"Tell me about topic number {i}.", "response": f"Topic {i} is fine."}
+        for i in range(40)
+    ]
+    prepared = prepare(
+        "builtin",
+        builtin_size=120,
+        general=general_file(tmp_path / "g.jsonl", rows),
+        general_share=0.1,
+    )
+    others = prepared.read - len(prepared.drops) + prepared.negatives
+    replay = [s for s in prepared.train + prepared.val if s.expect == "answer"]
+    assert len(replay) == prepared.general == round(0.1 * others / 0.9) > 0
+    assert prepared.report()["general_added"] == len(replay)
+    write_prepared(prepared, tmp_path / "out", "native")
+    written = [json.loads(line) for line in (tmp_path / "out" / "train.jsonl").open()]
+    general_rows = [r for r in written if r["expect"] == "answer"]
+    assert general_rows, "some replay items land in train"
+    for r in general_rows:
+        # The request goes as it is (no tool prompt) and the target is the given answer.
+        (message,) = r["prompt"]
+        assert message["role"] == "user" and message["content"].startswith("Tell me about topic")
+        number = message["content"].split()[-1].rstrip(".")
+        assert r["completion"] == [{"role": "assistant", "content": f"Topic {number} is fine."}]
+        assert json.loads(r["tools"]) == [] and r["category"] == "general"
+    sharegpt = json.loads((tmp_path / "out" / "sharegpt" / "train.json").read_text())
+    plain = [s for s in sharegpt if s["conversations"][0]["value"].startswith("Tell me about")]
+    assert len(plain) == len(general_rows)
+    assert all(s["conversations"][1]["from"] == "gpt" and s["tools"] == "[]" for s in plain)
+
+
+def test_general_replay_drops_evaluation_prompts_and_repeats_and_asks_a_model(tmp_path):
+    asked = generate_dev_set()[0].messages[-1]["content"]
+    rows = [
+        {"prompt": asked},
+        {"prompt": "How do tides work?"},
+        {"prompt": "how do  TIDES work?"},  # the same prompt once normalised
+        {"prompt": "What is a good breakfast?", "response": "Oats with fruit."},
+    ]
+    path = general_file(tmp_path / "g.jsonl", rows)
+    with pytest.raises(ValueError, match=r"1 general prompts from .*g\.jsonl have no response"):
+        prepare("builtin", builtin_size=120, general=path, general_share=0.3)
+    seen = []
+
+    def answerer(samples):
+        seen.extend(s.messages[-1]["content"] for s in samples)
+        assert all(s.tools == [] and s.expect == "answer" for s in samples)
+        return ["Tides follow the moon."] * len(samples)
+
+    prepared = prepare(
+        "builtin", builtin_size=120, general=path, general_share=0.3, answerer=answerer
+    )
+    assert seen == ["How do tides work?"], "only prompts without a response are answered"
+    replay = {
+        s.messages[-1]["content"]: s for s in prepared.train + prepared.val if s.expect == "answer"
+    }
+    assert set(replay) == {"How do tides work?", "What is a good breakfast?"}
+    assert replay["How do tides work?"].metadata["reference"] == "Tides follow the moon."
+    reasons = {d.id: (d.layer, d.reason) for d in prepared.drops if d.id.startswith("g_")}
+    assert reasons == {
+        "g_1": ("eval_overlap", "asked by fc:dev"),
+        "g_3": ("duplicate", "same general prompt as an earlier one"),
+    }
+
+
+def test_builtin_general_prompts_are_not_evaluation_prompts():
+    from redline.training.general import builtin_prompts
+
+    prompts = builtin_prompts()
+    asked = evaluation_prompts(evaluation_suites())
+    assert len({p.prompt for p in prompts}) == len(prompts) == 144
+    assert not [p.prompt for p in prompts if normalise_prompt(p.prompt) in asked]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{not json", r"g\.jsonl:2: not JSON"),
+        ('["a list"]', r"g\.jsonl:2: expected an object"),
+        ('{"prompt": ""}', r"g\.jsonl:2: 'prompt' must be non-empty text"),
+        ('{"prompt": "Hi", "response": 3}', r"g\.jsonl:2: 'response' must be non-empty text"),
+    ],
+)
+def test_bad_general_file_lines_are_named(tmp_path, line, message):
+    path = tmp_path / "g.jsonl"
+    path.write_text('{"prompt": "Fine one", "response": "ok"}\n' + line + "\n")
+    with pytest.raises(ValueError, match=message):
+        prepare("builtin", builtin_size=60, general=str(path), general_share=0.2)
+
+
+def test_cli_general_replay_without_a_model_says_what_to_do(tmp_path):
+    result = CliRunner().invoke(
+        app,
+        [
+            "data",
+            "prepare",
+            "--source",
+            "builtin",
+            "--builtin-size",
+            "60",
+            "--general-share",
+            "0.05",
+            "--out",
+            str(tmp_path / "d"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "--general-model" in result.output and "builtin" in result.output

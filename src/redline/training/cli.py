@@ -54,20 +54,58 @@ def prepare_cmd(
     builtin_size: Annotated[
         int, typer.Option(help="Rows generated for --source builtin.", min=1)
     ] = 1200,
+    general_share: Annotated[
+        float,
+        typer.Option(
+            help="Share of general replay items: plain requests with no tools, answered as the "
+            "starting model answers them, so SFT keeps its general behaviour (the seed: 1-5%).",
+            min=0.0,
+            max=0.5,
+        ),
+    ] = 0.0,
+    general: Annotated[
+        str,
+        typer.Option(
+            help="General prompts: builtin (144 seeded requests) or a JSON-lines file of "
+            '{"prompt": ..., "response": ...} (response optional).'
+        ),
+    ] = "builtin",
+    general_model: Annotated[
+        str | None,
+        typer.Option(
+            help="Model that answers general prompts given without a response (usually the "
+            "base model: smollm2, hf:PATH or openai:URL#MODEL)."
+        ),
+    ] = None,
+    general_max_new_tokens: Annotated[
+        int, typer.Option(help="Longest general answer generated, in tokens.", min=1)
+    ] = 160,
 ) -> None:
     """Validate examples in three layers (format: the answers parse as calls; execution: the
     arguments validate against the tool schemas; semantic: no empty required strings, values
     within enums and ranges), drop duplicates and every prompt an evaluation suite asks, add
-    negatives, split 90/10 with seed 42, and write OUT/train.jsonl and OUT/val.jsonl (TRL
-    conversational prompt-completion rows with a tools column), OUT/sharegpt/ with
-    dataset_info.json for LLaMA-Factory, OUT/prepare_report.json and OUT/dropped.jsonl."""
+    negatives and general replay, split 90/10 with seed 42, and write OUT/train.jsonl and
+    OUT/val.jsonl (TRL conversational prompt-completion rows with a tools column), OUT/sharegpt/
+    with dataset_info.json for LLaMA-Factory, OUT/prepare_report.json and OUT/dropped.jsonl."""
+    from redline.harness.backends import BackendError
     from redline.training.data import DataError, prepare, write_prepared
+    from redline.training.general import model_answerer
 
     try:
+        answerer = None
+        if general_share and general_model:
+            answerer = model_answerer(general_model, max_new_tokens=general_max_new_tokens)
         prepared = prepare(
-            source, mode=mode, negatives=negatives, limit=limit, builtin_size=builtin_size
+            source,
+            mode=mode,
+            negatives=negatives,
+            limit=limit,
+            builtin_size=builtin_size,
+            general=general,
+            general_share=general_share,
+            answerer=answerer,
         )
-    except (DataError, ValueError) as exc:
+    except (DataError, BackendError, ValueError) as exc:
         raise _fail(str(exc)) from exc
     write_prepared(prepared, out, mode)
     report = prepared.report()
@@ -81,6 +119,8 @@ def prepare_cmd(
         why = ", ".join(f"{k} ({v})" for k, v in list(reasons.items())[:4])
         table.add_row(f"dropped: {layer}", str(count), why)
     table.add_row("negatives added", str(report["negatives_added"]), "")
+    if general_share:
+        table.add_row("general replay added", str(report["general_added"]), general)
     table.add_row("train / val", f"{report['train']} / {report['val']}", "seed 42, 90/10")
     console.print(table)
     console.print(f"checked against {len(report['suites_checked'])} evaluation suites")

@@ -1,9 +1,11 @@
 """Training data preparation: read xlam rows (hub or local file) or the built-in set, validate
 them in three layers (format, execution, semantic), drop duplicates and anything an evaluation
-suite asks, add negative samples, split 90/10 with seed 42, and write TRL and ShareGPT files.
+suite asks, add negative samples and, optionally, general-data replay (redline.training.general),
+split 90/10 with seed 42, and write TRL and ShareGPT files.
 
-Data only: no model is loaded here. The prompts are the harness's prompt modes, so a model is
-trained on exactly the text it is evaluated on.
+No model is loaded here unless general prompts need answers (then the answerer given does). The
+prompts are the harness's prompt modes, so a model is trained on exactly the text it is
+evaluated on.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ class Prepared:
     negatives: int
     suites_checked: list[str]
     settings: dict[str, Any] = field(default_factory=dict)
+    general: int = 0
 
     def report(self) -> dict[str, Any]:
         by_layer = Counter(d.layer for d in self.drops)
@@ -93,6 +96,7 @@ class Prepared:
             "dropped": {layer: by_layer.get(layer, 0) for layer in LAYERS},
             "drop_reasons": {k: dict(v.most_common()) for k, v in reasons.items() if v},
             "negatives_added": self.negatives,
+            "general_added": self.general,
             "train": len(self.train),
             "val": len(self.val),
             "suites_checked": self.suites_checked,
@@ -347,7 +351,10 @@ def split(samples: Sequence[Sample], seed: int = SPLIT_SEED) -> tuple[list[Sampl
 
 
 def target_text(sample: Sample, mode: str) -> str:
-    """What the model should answer: the expected calls in the mode's format, or a refusal."""
+    """What the model should answer: the expected calls in the mode's format, a general item's
+    free-text reference, or a refusal."""
+    if sample.expect == "answer":
+        return sample.metadata["reference"]
     if sample.expect != "calls":
         return REFUSAL
     return format_calls(list(sample.expected or []), TARGET_FORMAT[mode])
@@ -371,14 +378,15 @@ def trl_row(sample: Sample, mode: str) -> dict[str, Any]:
 
 
 def sharegpt_row(sample: Sample, mode: str) -> dict[str, Any]:
-    """LLaMA-Factory's ShareGPT layout: a function_call turn, or a plain gpt turn for negatives."""
+    """LLaMA-Factory's ShareGPT layout: a function_call turn, or a plain gpt turn for negatives
+    and general items."""
     answer = (
         json.dumps(
             [{"name": c.name, "arguments": c.arguments} for c in sample.expected or []],
             ensure_ascii=False,
         )
         if sample.expect == "calls"
-        else REFUSAL
+        else target_text(sample, mode)
     )
     return {
         "conversations": [
@@ -429,10 +437,19 @@ def prepare(
     builtin_size: int = 1200,
     seed: int = SPLIT_SEED,
     suites: Sequence[str] | None = None,
+    general: str | None = None,
+    general_share: float = 0.0,
+    answerer: Any = None,
 ) -> Prepared:
-    """Read, validate, de-duplicate, add negatives and split; see the module docstring."""
+    """Read, validate, de-duplicate, add negatives and general replay, and split; see the module
+    docstring. ``general`` (builtin or a file, see redline.training.general) is mixed in at
+    ``general_share`` of the final set; ``answerer`` answers its prompts that lack a response."""
     if mode not in TARGET_FORMAT:
         raise ValueError(f"unknown prompt mode {mode!r}; choose from {', '.join(TARGET_FORMAT)}")
+    if not 0 <= general_share < 1:
+        raise ValueError(f"general share must be in [0, 1), got {general_share}")
+    if general_share and general is None:
+        general = "builtin"
     rows, held_out = read_source(source, builtin_size)
     if limit is not None:
         rows = rows[:limit]
@@ -459,7 +476,8 @@ def prepare(
         seen[key] = row.id
         kept.append(sample)
     added = make_negatives(kept, negatives, random.Random(seed))
-    train, val = split(kept + added, seed)
+    replay = _general_replay(general, general_share, len(kept) + len(added), asked, drops, answerer)
+    train, val = split(kept + added + replay, seed)
     settings = {
         "source": source,
         "mode": mode,
@@ -467,5 +485,40 @@ def prepare(
         "limit": limit,
         "seed": seed,
         "builtin_size": builtin_size if source == "builtin" else None,
+        "general": general if general_share else None,
+        "general_share": general_share,
     }
-    return Prepared(train, val, drops, len(rows), len(added), [*suites, *extra], settings)
+    checked = [*suites, *extra]
+    return Prepared(train, val, drops, len(rows), len(added), checked, settings, len(replay))
+
+
+def _general_replay(
+    source: str | None,
+    share: float,
+    others: int,
+    asked: dict[str, str],
+    drops: list[Drop],
+    answerer: Any,
+) -> list[Sample]:
+    """General replay items making up ``share`` of the final set, in the source's order; a
+    prompt an evaluation suite asks, or one repeated, is dropped (and reported) like any row."""
+    from redline.training.general import read_general, replay_samples
+
+    want = round(share * others / (1 - share)) if share else 0
+    if not want or source is None:
+        return []
+    chosen, seen = [], set()
+    for item in read_general(source):
+        if len(chosen) == want:
+            break
+        text = normalise_prompt(item.prompt)
+        if text in asked:
+            drops.append(Drop(item.id, "eval_overlap", f"asked by {asked[text]}"))
+        elif text in seen:
+            drops.append(Drop(item.id, "duplicate", "same general prompt as an earlier one"))
+        else:
+            seen.add(text)
+            chosen.append(item)
+    samples, empty = replay_samples(chosen, answerer, source)
+    drops.extend(Drop(ident, "format", "the model gave an empty general answer") for ident in empty)
+    return samples
