@@ -15,7 +15,7 @@ BROWSER := /usr/bin/chromium
 
 help:
 	@echo "make demo   - score BFCL's ground truth, then run the embedded model on BFCL and the dev set"
-	@echo "make train-demo - baseline eval, LoRA SFT, gated GRPO and final eval of the embedded model (CPU, ~25 min)"
+	@echo "make train-demo - baseline eval, LoRA SFT, gated GRPO and final eval of the embedded model (CPU, ~15 min)"
 	@echo "make test   - run the whole test suite (installs Debian's chromium for the browser test)"
 	@echo "make lint   - ruff check and format check"
 	@echo "make bench  - benchmarks (checker and reward throughput vs the official checker, explorer load time)"
@@ -48,7 +48,7 @@ DEMO := runs/train-demo
 EVAL_ARGS := --max-new-tokens 96 --batch-size 48
 train-demo: $(STAMP)
 	rm -rf $(DEMO)
-	$(VENV)/bin/redline data prepare --source builtin --out $(DEMO)/data
+	$(VENV)/bin/redline data prepare --source builtin --general-share 0.05 --general-model smollm2 --out $(DEMO)/data
 	$(VENV)/bin/redline eval --model smollm2 --suite fc:dev --limit 48 $(EVAL_ARGS) --out $(DEMO)/base/fc-dev
 	$(VENV)/bin/redline eval --model smollm2 --suite regression --limit 48 $(EVAL_ARGS) --out $(DEMO)/base/regression
 	$(VENV)/bin/redline train sft --config configs/demo-sft.yaml
