@@ -70,41 +70,51 @@ def to_json_schema(schema: Any) -> Any:
 def schema_problems(schema: Any, where: str = "parameters") -> list[str]:
     """List the reasons ``schema`` is not a usable parameter schema (empty when it is)."""
     problems: list[str] = []
-    _walk(schema, where, problems, top=True)
+    _walk(schema, (where,), problems, top=True)
     return problems
 
 
-def _walk(schema: Any, where: str, problems: list[str], top: bool = False) -> None:
+def _place(path: tuple[Any, ...]) -> str:
+    # Spelled out only when there is a problem to name: most schemas have none.
+    where = path[0]
+    for step in path[1:]:
+        where = f"{where}.{step}"
+    return where
+
+
+def _walk(schema: Any, path: tuple[Any, ...], problems: list[str], top: bool = False) -> None:
     if not isinstance(schema, dict):
-        problems.append(f"{where}: schema must be an object, got {type(schema).__name__}")
+        problems.append(f"{_place(path)}: schema must be an object, got {type(schema).__name__}")
         return
     type_ = schema.get("type")
     if type_ is not None:
-        names = type_ if isinstance(type_, list) else [type_]
+        names = type_ if isinstance(type_, list) else (type_,)
         for name in names:
             if not isinstance(name, str) or name not in TYPE_TO_JSON_SCHEMA:
-                problems.append(f"{where}: unknown type {name!r}")
+                problems.append(f"{_place(path)}: unknown type {name!r}")
     props = schema.get("properties")
     if props is not None:
         if not isinstance(props, dict):
-            problems.append(f"{where}: 'properties' must be an object")
+            problems.append(f"{_place(path)}: 'properties' must be an object")
         else:
             for name, sub in props.items():
-                _walk(sub, f"{where}.{name}", problems)
+                _walk(sub, (*path, name), problems)
     required = schema.get("required")
     if required is not None:
         if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
-            problems.append(f"{where}: 'required' must be a list of names")
+            problems.append(f"{_place(path)}: 'required' must be a list of names")
         elif isinstance(props, dict):
             for name in required:
                 if name not in props:
-                    problems.append(f"{where}: required parameter {name!r} is not in 'properties'")
+                    problems.append(
+                        f"{_place(path)}: required parameter {name!r} is not in 'properties'"
+                    )
     if top and props is None and type_ not in (None, "object", "dict"):
-        problems.append(f"{where}: parameters must be an object schema")
+        problems.append(f"{_place(path)}: parameters must be an object schema")
     for key in _SUBSCHEMA_KEYS:
         sub = schema.get(key)
         if isinstance(sub, dict):
-            _walk(sub, f"{where}.{key}", problems)
+            _walk(sub, (*path, key), problems)
 
 
 # --- argument validation -----------------------------------------------------------------------
@@ -351,36 +361,67 @@ def _own_check(key: str, bound: Any) -> _Check:
     return check_required
 
 
+def _object_check(
+    properties: dict[str, _Check | _Leaf], extra: Any, leaf: _Leaf | None, required: list[str]
+) -> _Check:
+    """The check of an object's properties; with ``leaf`` and ``required``, also of the object's
+    own type and required names, first (most tool schemas need no other check)."""
+
+    def check_object(value: Any) -> Violation | None:
+        if leaf is not None:
+            allowed, integral, shown = leaf
+            if type(value) not in allowed and not (
+                integral and type(value) is float and value.is_integer()
+            ):
+                return "type", (), f"{value!r} is not of type {shown!r}"
+        if type(value) is not dict:
+            return None
+        for name in required:
+            if name not in value:
+                return "required", (), f"{name!r} is a required property"
+        nested = None
+        for key, item in value.items():
+            sub = properties.get(key)
+            if sub is None:
+                if extra is False:  # wins over a nested problem met earlier
+                    return "additionalProperties", (), f"unexpected property {key!r}"
+                if extra is True:
+                    continue
+                sub = extra
+            if type(sub) is tuple:  # a leaf: its type test, inline
+                allowed, integral, shown = sub
+                if type(item) in allowed or (
+                    integral and type(item) is float and item.is_integer()
+                ):
+                    continue
+                found = "type", (), f"{item!r} is not of type {shown!r}"
+            else:
+                found = sub(item)
+                if found is None:
+                    continue
+            if nested is None:
+                nested = (found[0], (key, *found[1]), found[2])
+                if extra is not False:
+                    return nested  # nothing later can take precedence
+        return nested
+
+    return check_object
+
+
 def _assemble(
     own: dict[str, Any],
     properties: dict[str, _Check | _Leaf],
     extra: Any,
     items: Any,
 ) -> _Check:
+    has_object = bool(properties) or extra is not True
+    if has_object and items is True and own.keys() <= {"type", "required"}:
+        leaf = _type_leaf(own["type"]) if "type" in own else None
+        return _object_check(properties, extra, leaf, own.get("required", ()))
     # Problems with the value itself come before problems deeper inside it.
     checks = [_own_check(key, own[key]) for key in _CHECK_ORDER if key in own]
-    if properties or extra is not True:
-
-        def check_object(value: Any) -> Violation | None:
-            if type(value) is not dict:
-                return None
-            nested = None
-            for key, item in value.items():
-                sub = properties.get(key)
-                if sub is None:
-                    if extra is False:  # wins over a nested problem met earlier
-                        return "additionalProperties", (), f"unexpected property {key!r}"
-                    if extra is True:
-                        continue
-                    sub = extra
-                found = _leaf_violation(sub, item) if type(sub) is tuple else sub(item)
-                if found is not None and nested is None:
-                    nested = (found[0], (key, *found[1]), found[2])
-                    if extra is not False:
-                        return nested  # nothing later can take precedence
-            return nested
-
-        checks.append(check_object)
+    if has_object:
+        checks.append(_object_check(properties, extra, None, ()))
     if items is not True:
 
         def check_items(value: Any) -> Violation | None:

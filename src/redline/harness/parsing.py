@@ -43,6 +43,8 @@ MAX_INT_BITS = 14_000
 
 # strict=False: models often put raw newlines inside string arguments (code, multi-line text).
 _DECODER = json.JSONDecoder(strict=False)
+# The decoder's scanner itself: (value, end) at an index, StopIteration when nothing is there.
+_SCAN = _DECODER.scan_once
 _OPENER = re.compile(r"[\[{]")
 # A `{`/`[` is tried as JSON only when what follows looks like JSON (a key, a nested value, a
 # close, or the end of the text), so `[Your Name]` or `a[i]` in prose is neither a call nor a
@@ -396,11 +398,14 @@ def _find_json_call(text: str) -> tuple[list[Call], int, int]:
     not_a_call: str | None = None
     empty_list: tuple[int, int] | None = None
     while True:
-        m = _OPENER.search(text, pos)
-        if m is None:
-            break
-        s = m.start()
-        if not _JSONISH.match(text, s + 1):
+        if pos == 0 and text[:1] in ("{", "["):  # the usual output opens with its JSON
+            s = 0
+        else:
+            m = _OPENER.search(text, pos)
+            if m is None:
+                break
+            s = m.start()
+        if text[s + 1 : s + 2] != '"' and not _JSONISH.match(text, s + 1):  # '"': a key, fast
             pos = s + 1  # prose brackets and lists of numbers ("see [1]") are not call attempts
             continue
         if first:
@@ -408,10 +413,12 @@ def _find_json_call(text: str) -> tuple[list[Call], int, int]:
             # walk. Only the first try, so a failure's line counting stays linear overall.
             first = False
             try:
-                value, end = _DECODER.raw_decode(text, s)
-            except (ValueError, RecursionError):
+                value, end = _SCAN(text, s)
+            except (StopIteration, ValueError, RecursionError):
                 pass
             else:
+                if type(value) is dict and "name" in value:
+                    return [_call_from_object(value, None)], s, end
                 if _is_callish(value):
                     return _calls_from_value(value), s, end
         e = _skip_balanced(text, s)
@@ -509,7 +516,7 @@ def _plain_json(text: str, *stripped: Any) -> Parsed:
         return _completion(text, "json", reasoning, rest, error=fail.error)
     # The common case, one bare JSON value, has no prose around it to trim.
     extra = "" if start == 0 and end == len(rest) else _trim_fences(rest[:start], rest[end:])
-    return _completion(text, "json", reasoning, rest, calls=calls, extra=extra)
+    return Parsed(text, "json", reasoning, calls, None, extra)
 
 
 # --- hermes ---------------------------------------------------------------------------------
@@ -901,6 +908,8 @@ def detect_format(text: str) -> str:
 def _format_of(rest: str) -> str:
     if TOOL_CALL_OPEN in rest:
         return "hermes"
+    if rest[:1] == "{":  # cannot open a python call: skip the pattern
+        return "json"
     if _PYTHON_CALL.match(rest):
         return "python"
     return "json"

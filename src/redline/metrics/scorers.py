@@ -54,7 +54,17 @@ class Prepared:
     """A sample in the form the rules read, built once per sample (``Prepared.of``): its
     expectation, offered tools by name, and the answer's parameters (on first use)."""
 
-    __slots__ = ("sample", "expect", "calling", "needs_calls", "tools", "_gold", "_names", "_last")
+    __slots__ = (
+        "sample",
+        "expect",
+        "calling",
+        "needs_calls",
+        "tools",
+        "_rules",
+        "_gold",
+        "_names",
+        "_last",
+    )
 
     def __init__(self, sample: Sample) -> None:
         self.sample = sample
@@ -64,6 +74,7 @@ class Prepared:
             sample.expected is not None or sample.possible_answer is not None
         )
         self.tools = {t.name: t for t in reversed(sample.tools)}  # the first tool of a name wins
+        self._rules: dict[str, _Tool] = {}  # the called tools, as rules read them
         self._gold: _Answer | None = None
         self._names: list[str] | None = None
         self._last: tuple[Parsed | None, Any] = (None, None)
@@ -85,6 +96,20 @@ class Prepared:
         if self._names is None:
             self._names = sorted(_answer_names(self.sample))
         return self._names
+
+
+class _Tool:
+    """An offered tool as the rules read it, taken from its ToolSpec once per sample: reading a
+    pydantic model's attributes costs more than the rules' own work. The validator is compiled
+    on first use (only exec needs it)."""
+
+    __slots__ = ("spec", "problems", "required", "validate")
+
+    def __init__(self, spec: ToolSpec) -> None:
+        self.spec = spec
+        self.problems = spec.problems()
+        self.required = spec.required
+        self.validate: Callable[[Any], Any] | None = None
 
 
 Rule = Callable[[Prepared, Parsed], Outcome]
@@ -303,7 +328,7 @@ class _Answer:
 
 
 def _pair_f1(p: Prepared, calls: list[Call], semantic: bool) -> float:
-    answer = p.gold
+    answer = p._gold or p.gold
     gold = answer.params
     used = [False] * len(gold)
     predicted = true_pos = optional_hits = 0
@@ -313,11 +338,36 @@ def _pair_f1(p: Prepared, calls: list[Call], semantic: bool) -> float:
         if slots is None:
             continue
         for param, value in arguments.items():
-            for i in slots.get(param, ()):
-                if not used[i] and gold[i].accepts(value, semantic):
+            indices = slots.get(param)
+            if indices is None:
+                continue
+            # _Gold.accepts, with the value's own key made once: strings and numbers, the usual
+            # values, are looked up directly.
+            kind = type(value)
+            if kind is str:
+                key = " ".join(value.split()).casefold() if semantic else value  # _normalise_text
+            elif kind is int:
+                key = value
+            elif kind is float:
+                key = int(value) if value.is_integer() else value
+            else:
+                key = None
+            for i in indices:
+                if used[i]:
+                    continue
+                pair = gold[i]
+                if kind is str:
+                    ok = key in (pair.folded if semantic else pair.strings) or (
+                        pair.optional and value == ""
+                    )
+                elif key is not None:
+                    ok = key in pair.numbers
+                else:
+                    ok = pair.accepts(value, semantic)
+                if ok:
                     used[i] = True
                     true_pos += 1
-                    optional_hits += gold[i].optional
+                    optional_hits += pair.optional
                     break
     relevant = answer.required + optional_hits
     if not predicted and relevant == 0:
@@ -366,7 +416,7 @@ def semantic_match(p: Prepared, parsed: Parsed) -> Outcome:
 # --- schema hit and exec -------------------------------------------------------------------
 
 
-def _called_tools(p: Prepared, parsed: Parsed) -> Outcome | list[tuple[Call, ToolSpec]]:
+def _called_tools(p: Prepared, parsed: Parsed) -> Outcome | list[tuple[Call, _Tool]]:
     """Each call with its offered tool, or the Outcome that ends scoring first: not applicable,
     no usable call, a call to a tool not offered, or a malformed schema (unscored)."""
     last, pairs = p._last  # schema_hit and exec ask in turn about the same output: keep one
@@ -377,21 +427,23 @@ def _called_tools(p: Prepared, parsed: Parsed) -> Outcome | list[tuple[Call, Too
     return pairs
 
 
-def _pair_tools(p: Prepared, parsed: Parsed) -> Outcome | list[tuple[Call, ToolSpec]]:
+def _pair_tools(p: Prepared, parsed: Parsed) -> Outcome | list[tuple[Call, _Tool]]:
     if not p.calling:
         return _NA
     failure = _failure(parsed)
     if failure:
         return failure
-    tools = p.tools
+    known = p._rules
     pairs = []
     for call in parsed.calls:
-        tool = tools.get(call[0])
+        tool = known.get(call[0])
         if tool is None:
-            return _fail(ErrorType.wrong_function, f"{call[0]!r} is not an offered tool")
-        problems = tool.problems()
-        if problems:
-            return Outcome(None, ErrorType.invalid_sample, "; ".join(problems))
+            spec = p.tools.get(call[0])
+            if spec is None:
+                return _fail(ErrorType.wrong_function, f"{call[0]!r} is not an offered tool")
+            tool = known[call[0]] = _Tool(spec)
+        if tool.problems:
+            return Outcome(None, ErrorType.invalid_sample, "; ".join(tool.problems))
         pairs.append((call, tool))
     return pairs
 
@@ -402,9 +454,10 @@ def schema_hit(p: Prepared, parsed: Parsed) -> Outcome:
     if type(pairs) is Outcome:
         return pairs
     for (name, arguments), tool in pairs:
-        missing = [r for r in tool.required if r not in arguments]
-        if missing:
-            return _fail(ErrorType.missing_required, f"{name}: missing {missing}")
+        for required in tool.required:
+            if required not in arguments:
+                missing = [r for r in tool.required if r not in arguments]
+                return _fail(ErrorType.missing_required, f"{name}: missing {missing}")
     return _PASS
 
 
@@ -424,8 +477,11 @@ def exec_ok(p: Prepared, parsed: Parsed) -> Outcome:
     if type(pairs) is Outcome:
         return pairs
     for (name, arguments), tool in pairs:
+        validate = tool.validate
+        if validate is None:
+            validate = tool.validate = tool.spec.validator
         try:
-            problem = tool.validator(arguments)
+            problem = validate(arguments)
         except SchemaError as exc:
             return Outcome(None, ErrorType.invalid_sample, exc.message)
         if problem is not None:

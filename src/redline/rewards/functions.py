@@ -192,7 +192,9 @@ class RewardFunction:
             parsed = _parse(completion, self.fmt)
         else:
             parsed = _parsed(completion, self.fmt)
-        scores = {name: rule(prepared, parsed) for name, rule in self._rules}
+        scores = {}
+        for name, rule in self._rules:
+            scores[name] = rule(prepared, parsed)
         value = self.shape(scores, prepared.sample)
         if value is None:
             return None, any(s.error_type is ErrorType.invalid_sample for s in scores.values())
