@@ -41,6 +41,7 @@ TYPE_TO_JSON_SCHEMA: dict[str, str | None] = {
 }
 
 _SUBSCHEMA_KEYS = ("items", "additionalProperties")
+_NESTING = frozenset({"properties", "required", *_SUBSCHEMA_KEYS})  # what _walk looks inside
 
 
 def to_json_schema(schema: Any) -> Any:
@@ -98,6 +99,11 @@ def _walk(schema: Any, path: tuple[Any, ...], problems: list[str], top: bool = F
             problems.append(f"{_place(path)}: 'properties' must be an object")
         else:
             for name, sub in props.items():
+                # Most parameters are a known type and words: nothing below them to check.
+                if type(sub) is dict and _NESTING.isdisjoint(sub):
+                    kind = sub.get("type")
+                    if kind is None or (type(kind) is str and kind in TYPE_TO_JSON_SCHEMA):
+                        continue
                 _walk(sub, (*path, name), problems)
     required = schema.get("required")
     if required is not None:
@@ -132,8 +138,19 @@ Validate = Callable[[Any], "Violation | None"]
 _Check = Callable[[Any], "Violation | None"]
 _Leaf = tuple[frozenset[type], bool, Any]
 
+# Keywords that constrain nothing; "optional" is BFCL's, unknown to JSON Schema and so ignored.
 _ANNOTATIONS = frozenset(
-    {"description", "title", "default", "examples", "$comment", "format", "$schema", "deprecated"}
+    {
+        "description",
+        "title",
+        "default",
+        "examples",
+        "$comment",
+        "format",
+        "$schema",
+        "deprecated",
+        "optional",
+    }
 )
 # Python types of each JSON Schema type; "integer" also takes integral floats (1.0).
 _PYTHON_TYPES: dict[str, frozenset[type]] = {
@@ -309,14 +326,7 @@ def _own_check(key: str, bound: Any) -> _Check:
         return lambda value: _leaf_violation(leaf, value)
     if key == "enum":
         if all(isinstance(o, str) for o in bound):
-            strings = frozenset(bound)  # JSON equality with a string is string equality
-
-            def check_strings(value: Any) -> Violation | None:
-                if isinstance(value, str) and value in strings:
-                    return None
-                return "enum", (), f"{value!r} is not one of {bound!r}"
-
-            return check_strings
+            return _string_enum(None, bound)
 
         def check_enum(value: Any) -> Violation | None:
             if not any(json_equal(value, o) for o in bound):
@@ -408,6 +418,24 @@ def _object_check(
     return check_object
 
 
+def _string_enum(leaf: _Leaf | None, options: list[str]) -> _Check:
+    """An enum of strings, after the value's type when ``leaf`` is given (a common parameter)."""
+    strings = frozenset(options)  # JSON equality with a string is string equality
+
+    def check_strings(value: Any) -> Violation | None:
+        if leaf is not None:
+            allowed, integral, shown = leaf
+            if type(value) not in allowed and not (
+                integral and type(value) is float and value.is_integer()
+            ):
+                return "type", (), f"{value!r} is not of type {shown!r}"
+        if isinstance(value, str) and value in strings:
+            return None
+        return "enum", (), f"{value!r} is not one of {options!r}"
+
+    return check_strings
+
+
 def _assemble(
     own: dict[str, Any],
     properties: dict[str, _Check | _Leaf],
@@ -415,6 +443,13 @@ def _assemble(
     items: Any,
 ) -> _Check:
     has_object = bool(properties) or extra is not True
+    if (
+        not has_object
+        and items is True
+        and own.keys() == {"type", "enum"}
+        and all(isinstance(o, str) for o in own["enum"])
+    ):
+        return _string_enum(_type_leaf(own["type"]), own["enum"])
     if has_object and items is True and own.keys() <= {"type", "required"}:
         leaf = _type_leaf(own["type"]) if "type" in own else None
         return _object_check(properties, extra, leaf, own.get("required", ()))
