@@ -247,9 +247,14 @@ def _plainly_json(value: Any, depth: int) -> bool:
 
 
 def _json_problem(value: Any) -> str | None:
-    """Why ``value`` is not a recordable JSON value, or None. Iterative: depth is checked here."""
+    """Why ``value`` is not a recordable JSON value, or None."""
     if type(value) is dict and _plainly_json(value, 1):
         return None
+    return _json_walk(value)
+
+
+def _json_walk(value: Any) -> str | None:
+    """_json_problem the careful way. Iterative: depth is checked here."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -317,6 +322,11 @@ def _call_from_object(item: Any, where: str | int | None) -> Call:
             and _plainly_json(args, 1)
         ):
             return name, args
+    return _checked_call(item, where)
+
+
+def _checked_call(item: Any, where: str | int | None) -> Call:
+    """_call_from_object the careful way, naming what is wrong."""
     if where is None:
         where = "the call"
     elif isinstance(where, int):
@@ -419,6 +429,8 @@ def _find_json_call(text: str) -> tuple[list[Call], int, int]:
             else:
                 if type(value) is dict and "name" in value:
                     return [_call_from_object(value, None)], s, end
+                if type(value) is list and value and type(value[0]) is dict and "name" in value[0]:
+                    return [_call_from_object(item, i) for i, item in enumerate(value)], s, end
                 if _is_callish(value):
                     return _calls_from_value(value), s, end
         e = _skip_balanced(text, s)
