@@ -219,6 +219,8 @@ class RewardFunction:
         self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] = (), **columns: Any
     ) -> list[float | None]:
         self._check_columns(columns)
+        if not isinstance(completions, (list, tuple)):
+            completions = list(completions)  # any iterable, as before
         count = len(completions)
         given = [c for c in COLUMNS if c in columns]
         for c in given:
