@@ -3,10 +3,8 @@
 The seed's six (parse, function name, parameter F1, schema hit, exec, semantic match), the
 BFCL AST verdict and irrelevance/relevance. Pure and deterministic; no I/O, no model calls.
 A scorer that cannot score returns ``Score(None, error_type)``; one that does not apply to the
-sample returns ``Score(None)`` with no error type. Both are left out of means.
-
-Each scorer is defined once, as a rule on plain forms (``Prepared`` sample, ``Parsed`` output,
-``Outcome``) that rewards call directly; ``SCORERS`` are the same rules on records.
+sample returns ``Score(None)`` with no error type. Both are left out of means. Each is written
+once, as a rule on plain forms (``RULES``) that rewards call directly; ``SCORERS`` wrap them.
 """
 
 from __future__ import annotations
