@@ -17,3 +17,11 @@ def python_language():
     from bfcl_eval.constants.enums import Language
 
     return Language.PYTHON
+
+
+@pytest.fixture(scope="session")
+def explore_runs(tmp_path_factory):
+    """The runs folder of tests/explore_runs.py, built once per test process."""
+    from tests.explore_runs import build_runs
+
+    return build_runs(tmp_path_factory.mktemp("explore") / "runs")

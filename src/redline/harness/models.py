@@ -124,10 +124,31 @@ class HFBackend:
 
             self.model = PeftModel.from_pretrained(self.model, adapter)
         self.model.to(self.device).eval()
+        self._prepare_tokenizer()
+
+    def _prepare_tokenizer(self) -> None:
         self.tokenizer.padding_side = "left"  # decoder-only models continue from the right
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.generated_tokens = 0
+
+    @classmethod
+    def from_model(
+        cls,
+        model: Any,
+        tokenizer: Any,
+        spec: str,
+        mode: str = "json",
+        sampling: Sampling | None = None,
+    ) -> HFBackend:
+        """A backend over a model already in memory (a training run's policy, say): nothing is
+        loaded or moved; the caller switches the model between train and eval mode."""
+        self = cls.__new__(cls)
+        self.spec, self.mode, self.sampling = spec, get_mode(mode), sampling or Sampling()
+        self.model, self.tokenizer = model, tokenizer
+        self.device = str(next(model.parameters()).device)
+        self._prepare_tokenizer()
+        return self
 
     def prompt(self, sample: Sample) -> str:
         """The text the model sees: the chat template applied to the mode's messages."""
@@ -157,6 +178,9 @@ class HFBackend:
                 top_p=sampling.top_p if do_sample else None,
                 top_k=None,
                 pad_token_id=self.tokenizer.pad_token_id,
+                # A Trainer sets config.use_cache=False on the model it trains; the gate's
+                # evals generate with that model, and without the KV cache that is quadratic.
+                use_cache=True,
             )
         new = output[:, batch["input_ids"].shape[1] :]
         pad = self.tokenizer.pad_token_id

@@ -8,6 +8,7 @@ tool fits). Same seed, same samples. Generation of model outputs happens elsewhe
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -204,31 +205,84 @@ def _call(template: _Template, rng: random.Random) -> tuple[str, ToolCall]:
     return text, ToolCall(name=template.tool["name"], arguments=values)
 
 
-def generate_dev_set(n: int = 240, seed: int = 0) -> list[Sample]:
-    """``n`` samples: about 70% single calls, 15% parallel pairs, 15% irrelevance."""
+def _generate(
+    n: int,
+    seed: int,
+    prefix: str,
+    unrelated: tuple[str, ...],
+    join: Callable[[str, str], str],
+    wrappers: tuple[str, ...] | None = None,
+    width: int = 4,
+) -> list[Sample]:
+    """The generator both sets share; the draws happen in a fixed order, so a seed pins the
+    set (``wrappers`` adds one draw per item, after the tools)."""
     rng = random.Random(seed)
     samples = []
     for i in range(n):
         kind = rng.choices(["single", "parallel", "irrelevance"], weights=[70, 15, 15])[0]
         offered = rng.sample(TEMPLATES, k=rng.randint(1, 3))
         tools = [ToolSpec.model_validate(t.tool) for t in offered]
+        wrapper = rng.choice(wrappers) if wrappers else "{}"
         if kind == "irrelevance":
-            text, expected, expect = rng.choice(UNRELATED), [], "no_call"
+            text, expected = rng.choice(unrelated), []
         elif kind == "parallel":
             first, first_call = _call(offered[0], rng)
             second, second_call = _call(offered[-1], rng)
-            text, expected, expect = f"{first} Also: {second}", [first_call, second_call], "calls"
+            text, expected = join(first, second), [first_call, second_call]
         else:
             text, call = _call(offered[0], rng)
-            expected, expect = [call], "calls"
+            expected = [call]
         samples.append(
             Sample(
-                id=f"dev_{i:04d}",
-                messages=[{"role": "user", "content": text}],
+                id=f"{prefix}_{i:0{width}d}",
+                messages=[{"role": "user", "content": wrapper.format(text)}],
                 tools=tools,
-                expect=expect,
-                expected=expected if expect == "calls" else None,
-                category=f"dev_{kind}",
+                expect="calls" if expected else "no_call",
+                expected=expected or None,
+                category=f"{prefix}_{kind}",
             )
         )
     return samples
+
+
+def generate_dev_set(n: int = 240, seed: int = 0) -> list[Sample]:
+    """``n`` samples: about 70% single calls, 15% parallel pairs, 15% irrelevance."""
+    return _generate(n, seed, "dev", UNRELATED, lambda first, second: f"{first} Also: {second}")
+
+
+# Training-only wrappers around the dev set's requests: the built-in training set shares the
+# dev set's tools and slot values, but its requests are worded differently, and any request
+# that still matches an evaluation prompt is dropped by ``redline data prepare``.
+TRAIN_WRAPPERS = (
+    "{}",
+    "Hi! {}",
+    "Quick question: {}",
+    "{} Thanks.",
+    "Could you help me? {}",
+    "Please do this for me: {}",
+    "{} Cheers!",
+)
+TRAIN_UNRELATED = (
+    "Summarise the plot of Hamlet in two sentences.",
+    "What is the capital of Canada?",
+    "Give me a synonym for 'happy'.",
+    "How do I boil an egg?",
+    "Recommend a good science fiction novel.",
+    "Why is the sky blue?",
+    "Write a limerick about a cat.",
+    "What is 15% of 80?",
+)
+
+
+def generate_train_set(n: int = 1200, seed: int = 1) -> list[Sample]:
+    """``n`` training samples from the dev set's tools: same mix of single, parallel and
+    irrelevance items, with training-only wording. Ids start with ``train_``."""
+    return _generate(
+        n,
+        seed,
+        "train",
+        TRAIN_UNRELATED + UNRELATED,
+        lambda first, second: f"{first} And also {second[0].lower()}{second[1:]}",
+        TRAIN_WRAPPERS,
+        width=5,
+    )

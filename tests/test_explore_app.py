@@ -1,0 +1,331 @@
+"""The explorer's pages, driven by Streamlit's AppTest on the fixture runs: runs and manifests,
+error breakdowns with filters, comparisons with the gate, one sample in full, training curves
+and gate decisions, links between pages, and broken folders shown while the rest loads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from redline.harness.runs import read_records
+from redline.reports import loading
+from redline.reports.loading import pct, points
+from redline.suites.gate import Gate
+from tests.explore_runs import BASELINE, PROSE, STEP2, STEP4, TRAIN
+
+APP = str(Path(loading.__file__).with_name("app.py"))
+
+
+@pytest.fixture
+def app(explore_runs, monkeypatch):
+    monkeypatch.setenv("REDLINE_RUNS_DIR", str(explore_runs))
+
+    def start(**query: str) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=90)
+        at.query_params.update(query)
+        return run(at)
+
+    return start
+
+
+def run(at: AppTest) -> AppTest:
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(elements) -> list[str]:
+    return [str(e.value) for e in elements]
+
+
+def chart_data(chart) -> list:
+    """The data sets an Altair chart sent to the browser, as frames, in layer order."""
+    spec = json.loads(chart.proto.spec)
+    frames = {d.name: pa.ipc.open_stream(d.data.data).read_pandas() for d in chart.proto.datasets}
+    return [frames[layer["data"]["name"]] for layer in spec["layer"]]
+
+
+def goto(at: AppTest, page: str) -> AppTest:
+    at.sidebar.radio(key="page").set_value(page)
+    return run(at)
+
+
+def test_runs_page_lists_runs_checkpoints_and_manifests(app):
+    at = app()
+    assert at.sidebar.radio(key="page").value == "Runs"
+    trainings, evals = (d.value for d in at.dataframe)
+    assert list(trainings["training run"]) == [TRAIN]
+    assert list(trainings["kind"]) == ["grpo"]
+    assert list(evals["checkpoint"][:2]) == [BASELINE, BASELINE]
+    row = evals[evals["folder"] == f"{STEP4}/eval/fc-dev"].iloc[0]
+    assert (row["suite"], row["temperature"], row["max_new_tokens"], row["seed"]) == (
+        "fc:dev",
+        0.7,
+        128,
+        3,
+    )
+    assert row["model"].startswith("replay:")
+    at.selectbox(key="manifest_of").set_value(f"{STEP4}/eval/regression")
+    run(at)
+    assert at.json[0].value and json.loads(at.json[0].value)["suite"] == "regression"
+
+
+def test_broken_folders_are_shown_and_the_rest_loads(app):
+    at = app()
+    warnings = texts(at.warning)
+    assert any("broken/no-manifest: no manifest.json" in w for w in warnings)
+    assert any(
+        "broken/truncated: the last line of samples.jsonl is cut short" in w for w in warnings
+    )
+    at = app(page="Errors", checkpoint="broken/truncated")
+    assert any("line 21 is cut short" in w for w in texts(at.warning))
+    table = at.table[1].value
+    assert table.to_numpy().sum() == 20  # the 20 whole lines
+    at = app(page="Sample", checkpoint="broken/no-manifest")
+    assert at.selectbox(key="suite").value == "unknown suite"
+    assert len(at.selectbox(key="sample").options) == 12
+
+
+def test_errors_page_breaks_down_a_checkpoint(app, explore_runs):
+    at = app(page="Errors", checkpoint=STEP4)
+    assert at.header[0].value == f"Errors · {STEP4}"
+    metrics = at.table[0].value
+    assert list(metrics["suite"]) == ["fc:dev", "regression"]
+    stored = json.loads((explore_runs / STEP4 / "eval" / "fc-dev" / "metrics.json").read_text())
+    assert metrics["parse_rate"][0] == pct(stored["overall"]["metrics"]["parse_rate"]["value"])
+    table = at.table[1].value
+    for suite, folder in (("fc:dev", "fc-dev"), ("regression", "regression")):
+        stored = json.loads((explore_runs / STEP4 / "eval" / folder / "metrics.json").read_text())
+        for category, part in stored["categories"].items():
+            for error, count in part["errors"].items():
+                assert table.loc[(suite, category), error] == count
+    assert len(at.get("vega_lite_chart")) == 1
+    shares = at.table[2].value
+    assert shares.loc["no_call", "samples"] == 6 and shares.loc["no_call", "share"] == "6.0%"
+    failed = at.dataframe[0].value
+    assert set(failed["error_type"]) == {"no_call", "value_error", "check_failed"}
+
+
+def test_errors_page_filters_by_suite_category_and_error_type(app):
+    at = app(page="Errors", checkpoint=STEP4)
+    at.multiselect(key="f_suite").set_value(["fc:dev"])
+    run(at)
+    table = at.table[1].value
+    assert set(table.index.get_level_values(0)) == {"fc:dev"}
+    assert "check_failed" not in table.columns
+    at.multiselect(key="f_error").set_value(["value_error"])
+    run(at)
+    assert list(at.table[1].value.columns) == ["value_error"]
+    at.multiselect(key="f_category").set_value(["dev_single"])
+    run(at)
+    table = at.table[1].value
+    assert list(table.index) == [("fc:dev", "dev_single")] and table.iloc[0, 0] == 4
+    assert set(at.dataframe[0].value["category"]) == {"dev_single"}
+
+
+def test_errors_page_opens_a_failed_sample(app):
+    at = app(page="Errors", checkpoint=STEP4)
+    at.selectbox(key="open_failed").set_value("fc:dev · dev_0003")
+    at.button(key="open_failed_button").click()
+    run(at)
+    assert at.sidebar.radio(key="page").value == "Sample"
+    assert at.selectbox(key="sample").value == "dev_0003"
+    assert at.query_params["sample"] in ("dev_0003", ["dev_0003"])
+
+
+def test_sample_page_shows_one_sample_in_full(app, explore_runs):
+    at = app(page="Sample", checkpoint=STEP4, suite="fc:dev", sample="dev_0003")
+    records = {
+        r.sample.id: r
+        for r in read_records(explore_runs / STEP4 / "eval" / "fc-dev" / "samples.jsonl").records
+    }
+    record = records["dev_0003"]
+    assert "value_error" in at.error[0].value
+    assert record.sample.messages[0]["content"] in texts(at.text)
+    assert [e.label for e in at.expander] == [t.name for t in record.sample.tools]
+    assert at.code[0].value == record.completion.raw
+    assert "No reasoning in this output." in texts(at.caption)
+    parsed, expected = [v for v in (json.loads(j.value) for j in at.json) if isinstance(v, list)]
+    assert parsed[0]["arguments"]["origin"].endswith("-X")
+    assert expected[0]["arguments"]["origin"] == "CDG"
+    diff = at.table[0].value
+    row = diff[diff["parameter"] == "origin"].iloc[0]
+    assert (row["expected"], row["got"], row["status"]) == ('"CDG"', '"CDG-X"', "differs")
+    assert set(diff[diff["parameter"] != "origin"]["status"]) == {"equal"}
+    scores = at.table[1].value.set_index("scorer")
+    assert list(scores.index) == list(record.scores)
+    assert scores.loc["ast", "error type"] == "value_error"
+    assert scores.loc["parse", "value"] == "1.000" and scores.loc["answer", "value"] == "–"
+
+
+def test_sample_page_shows_reasoning_apart_and_failed_only(app):
+    at = app(page="Sample", checkpoint=STEP4, suite="fc:dev", sample="dev_0005")
+    assert "passed" in at.success[0].value
+    raw, reasoning = at.code[0].value, at.code[1].value
+    assert reasoning == "The user wants this done; pick the matching tool."
+    assert reasoning in raw and raw.startswith("<think>")
+    at.checkbox(key="failed_only").check()
+    run(at)
+    options = at.selectbox(key="sample").options
+    assert all("passed" not in o for o in options) and len(options) == 11
+    at = app(page="Sample", checkpoint=STEP4, suite="fc:dev", sample="dev_0000")
+    assert at.code[0].value == PROSE
+    assert "no_call" in at.warning[0].value  # the parse error
+    diff = at.table[0].value
+    assert set(diff["status"]) == {"missing call"}
+
+
+def test_sample_page_switches_suite(app):
+    at = app(page="Sample", checkpoint=STEP4)
+    at.selectbox(key="suite").set_value("regression")
+    run(at)
+    assert at.selectbox(key="sample").value.startswith("reg_")
+    assert "No calls expected and none made." in texts(at.caption)
+
+
+def test_compare_page_shows_flips_deltas_and_the_gate(app, explore_runs):
+    at = app(page="Compare")
+    # By default the training run's baseline against its last checkpoint.
+    assert at.selectbox(key="base").value == BASELINE
+    assert at.selectbox(key="cand").value == STEP4
+    result = Gate(explore_runs / BASELINE / "fc-dev").check(
+        explore_runs / STEP4 / "eval" / "fc-dev"
+    )
+    errors = texts(at.error)
+    assert any(e.startswith("Gate: red line crossed") and "fc/parse_rate" in e for e in errors)
+    assert "Overall: the gate is crossed on 2 suite(s)." in errors
+    table = at.dataframe[0].value.set_index("metric")
+    for row in result.table:
+        assert table.loc[row.metric, "delta"] == points(row.delta)
+        assert table.loc[row.metric, "95% interval"] == f"{points(row.low)} .. {points(row.high)}"
+        assert table.loc[row.metric, "pass→fail"] == row.pass_to_fail
+    flipped = at.table[0].value
+    records = read_records(explore_runs / STEP4 / "eval" / "fc-dev" / "samples.jsonl").records
+    failing = [r.sample.id for r in records if r.error_type]
+    assert list(flipped["id"]) == failing and set(flipped["flip"]) == {"pass→fail"}
+    at.selectbox(key="cand").set_value(STEP2)
+    run(at)
+    assert "Overall: the gate holds on all 2 suites." in texts(at.success)
+
+
+def test_compare_page_uses_the_red_lines_explore_was_given(app, tmp_path, monkeypatch):
+    lines = tmp_path / "lines.yaml"
+    lines.write_text('- {metric: "fc/ast_accuracy", min: 0.5}\n')
+    monkeypatch.setenv("REDLINE_REDLINES", str(lines))
+    at = app(page="Compare", base=BASELINE, cand=STEP4)
+    assert "Overall: the gate holds on all 2 suites." in texts(at.success)
+
+
+def test_compare_page_opens_a_flipped_sample(app):
+    at = app(page="Compare", base=BASELINE, cand=STEP4)
+    at.selectbox(key="flip_fc:dev").set_value("dev_0013")
+    at.button(key="flip_fc:dev_button").click()
+    run(at)
+    assert at.sidebar.radio(key="page").value == "Sample"
+    assert at.sidebar.selectbox(key="checkpoint").value == STEP4
+    assert at.selectbox(key="sample").value == "dev_0013"
+
+
+def test_compare_page_with_no_shared_suite(app):
+    at = app(page="Compare", base=BASELINE, cand="broken/no-manifest")
+    assert "These checkpoints share no suite." in texts(at.warning)
+
+
+def test_training_page_curves_gate_decisions_and_links(app):
+    at = app(page="Training")
+    assert at.selectbox(key="training").value == TRAIN
+    assert "**grpo** from **smollm2**" in at.markdown[0].value
+    assert [h.value for h in at.subheader][:4] == [
+        "Reward and its components",
+        "KL",
+        "Beta",
+        "Loss",
+    ]
+    charts = [chart_data(c) for c in at.get("vega_lite_chart")]
+    assert len(charts) == 4
+    rewards, checks = charts[0]
+    assert set(rewards["series"]) == {"reward", "rewards/abstain/mean", "rewards/parse/mean"}
+    assert list(rewards[rewards["series"] == "reward"]["step"]) == list(range(1, 7))
+    kl, _ = charts[1]
+    # The gate's probe, logged only at checks, still makes a line of its own.
+    probe = kl[kl["series"] == "kl_probe (gate)"]
+    assert list(zip(probe["step"], probe["value"], strict=True)) == [(2, 0.02), (4, 0.04)]
+    # Every chart marks the gate checks with their action.
+    for _, gates in charts:
+        assert list(zip(gates["step"], gates["action"], strict=True)) == [
+            (2, "continue"),
+            (4, "raise_beta"),
+        ]
+    assert at.multiselect(key="train_more").options == [
+        "epoch",
+        "learning_rate",
+        "reward_std",
+    ]
+    at.multiselect(key="train_more").set_value(["reward_std"])
+    run(at)
+    (more, _) = chart_data(at.get("vega_lite_chart")[4])
+    assert set(more["series"]) == {"reward_std"} and len(more) == 6
+    decisions = at.table[0].value
+    assert list(decisions["step"]) == [2, 4]
+    assert list(decisions["action"]) == ["continue", "raise_beta"]
+    assert list(decisions["held"]) == ["yes", "no"]
+    assert "fc/parse_rate" in decisions["breaches"][1]
+    links = [m.value for m in at.markdown if m.value.startswith("- step")]
+    assert len(links) == 2
+    assert "?page=Errors&checkpoint=grpo-demo%2Fcheckpoints%2Fstep-000004" in links[1]
+    assert (
+        "?page=Sample&checkpoint=grpo-demo%2Fcheckpoints%2Fstep-000004&suite=fc%3Adev" in links[1]
+    )
+    assert (
+        "?page=Compare&base=grpo-demo%2Fbaseline&cand=grpo-demo%2Fcheckpoints%2Fstep-000004"
+        in links[1]
+    )
+
+
+def test_a_link_opens_its_page(app):
+    at = app(page="Sample", checkpoint=STEP2, suite="regression", sample="reg_instr_003")
+    assert at.sidebar.radio(key="page").value == "Sample"
+    assert at.sidebar.selectbox(key="checkpoint").value == STEP2
+    assert at.selectbox(key="suite").value == "regression"
+    assert at.selectbox(key="sample").value == "reg_instr_003"
+    # A selection no longer there falls back to the first option.
+    at = app(page="Errors", checkpoint="gone")
+    assert at.sidebar.selectbox(key="checkpoint").value == BASELINE
+
+
+def test_selections_survive_page_changes(app):
+    at = app(page="Sample", checkpoint=STEP4, suite="fc:dev", sample="dev_0007")
+    goto(at, "Training")
+    goto(at, "Sample")
+    assert at.selectbox(key="sample").value == "dev_0007"
+    assert at.query_params["page"] in ("Sample", ["Sample"])
+
+
+def test_a_run_being_written_is_read_again(app, explore_runs, tmp_path, monkeypatch):
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(explore_runs / BASELINE / "fc-dev", runs / "live")
+    monkeypatch.setenv("REDLINE_RUNS_DIR", str(runs))
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params.update(page="Sample", checkpoint="live")
+    run(at)
+    assert len(at.selectbox(key="sample").options) == 60
+    lines = (runs / "live" / "samples.jsonl").read_text().splitlines()
+    (runs / "live" / "samples.jsonl").write_text("\n".join(lines[:30]) + "\n")
+    run(at)
+    assert len(at.selectbox(key="sample").options) == 30
+
+
+def test_an_empty_folder_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("REDLINE_RUNS_DIR", str(tmp_path))
+    at = run(AppTest.from_file(APP, default_timeout=90))
+    assert any("no runs found" in e for e in texts(at.error))
+    goto(at, "Errors")
+    assert any("No runs under" in i for i in texts(at.info))
+    goto(at, "Training")
+    assert "No training run to choose from." in texts(at.info)

@@ -1,0 +1,218 @@
+"""Training data preparation: the three validation layers, the overlap check against every
+evaluation suite, negatives, the seeded split, and the TRL and ShareGPT files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from redline.cli import app
+from redline.harness.parsing import parse
+from redline.harness.prompts import get_mode
+from redline.suites import bfcl_data, xlam
+from redline.suites.devset import generate_dev_set
+from redline.training.data import (
+    REFUSAL,
+    evaluation_prompts,
+    evaluation_suites,
+    normalise_prompt,
+    prepare,
+    write_prepared,
+)
+
+WEATHER = {
+    "name": "get_weather",
+    "description": "Weather for a city.",
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "city": {"type": "string"},
+            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+            "days": {"type": "integer", "minimum": 1, "maximum": 14},
+        },
+        "required": ["city"],
+    },
+}
+XLAM_TOOL = {
+    "name": "find_recipe",
+    "description": "Find a recipe.",
+    "parameters": {"dish": {"type": "str", "description": "Dish"}},
+}
+
+
+def row(i, query, answers, tools=(WEATHER,)):
+    return {"id": i, "query": query, "tools": json.dumps(list(tools)), "answers": answers}
+
+
+def call(name="get_weather", **arguments):
+    return json.dumps([{"name": name, "arguments": arguments}])
+
+
+@pytest.fixture(scope="module")
+def builtin():
+    return prepare("builtin", builtin_size=400)
+
+
+def test_no_evaluation_prompt_reaches_training_data(builtin):
+    asked = evaluation_prompts(evaluation_suites())
+    assert len(asked) > 3000, "BFCL, the dev set and the regression set are all checked"
+    for sample in builtin.train + builtin.val:
+        assert normalise_prompt(sample.messages[-1]["content"]) not in asked, sample.id
+    overlap = [d for d in builtin.drops if d.layer == "eval_overlap"]
+    assert overlap and all("fc:dev" in d.reason for d in overlap)
+
+
+def test_builtin_split_is_90_10_seeded_and_deterministic(builtin):
+    total = len(builtin.train) + len(builtin.val)
+    assert len(builtin.val) == round(total * 0.1)
+    again = prepare("builtin", builtin_size=400)
+    assert [s.id for s in again.train] == [s.id for s in builtin.train]
+    assert [s.id for s in again.val] == [s.id for s in builtin.val]
+    ids = [s.id for s in builtin.train + builtin.val]
+    assert len(ids) == len(set(ids))
+
+
+def test_negatives_take_the_share_asked_and_offer_no_fitting_tool(builtin):
+    samples = builtin.train + builtin.val
+    negatives = [s for s in samples if s.category == "negative"]
+    assert len(negatives) == builtin.negatives
+    assert abs(len(negatives) / len(samples) - 0.1) < 0.01
+    originals = {s.id: s for s in samples}
+    for negative in negatives:
+        assert negative.expect == "no_call" and not negative.expected
+        source = originals.get(negative.id.rsplit("_neg", 1)[0])
+        if source is not None:
+            wanted = {c.name for c in source.expected or []}
+            assert wanted.isdisjoint({t.name for t in negative.tools})
+    none = prepare("builtin", builtin_size=100, negatives=0.0)
+    assert none.negatives == 0
+
+
+def test_three_layers_drop_bad_rows_and_say_why(tmp_path):
+    bfcl_question = bfcl_data.load_samples("simple_python")[0].messages[-1]["content"]
+    dev_question = generate_dev_set()[3].messages[-1]["content"]
+    rows = [
+        row(0, "Weather in Oslo?", call(city="Oslo")),
+        row(1, "Weather in Lima?", "[{'name': broken"),  # format: not JSON
+        row(2, "Weather in Rome?", json.dumps([{"arguments": {}}])),  # format: no name
+        row(3, "", call(city="X")),  # format: empty query
+        row(4, "Weather in Bern?", call(name="get_time", city="Bern")),  # execution
+        row(5, "Weather in Kyiv?", call(city=7)),  # execution: type
+        row(6, "Weather in Riga?", call(city="Riga", unit="kelvin")),  # semantic: enum
+        row(7, "Weather in Baku?", call(city="Baku", days=40)),  # semantic: range
+        row(8, "Weather in   ?", call(city="  ")),  # semantic: empty required string
+        row(9, bfcl_question, call(city="A")),  # asked by BFCL
+        row(10, dev_question, call(city="B")),  # asked by the dev set
+        row(11, "weather in OSLO?", call(city="Oslo")),  # duplicate of row 0 once normalised
+        row(12, "A pasta recipe?", call(name="find_recipe", dish="pasta"), tools=[XLAM_TOOL]),
+    ]
+    path = tmp_path / "mine.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    prepared = prepare(str(path), negatives=0.0)
+    layers = {int(d.id.rsplit("_", 1)[1]): (d.layer, d.reason) for d in prepared.drops}
+    assert {i: layer for i, (layer, _) in layers.items()} == {
+        1: "format",
+        2: "format",
+        3: "format",
+        4: "execution",
+        5: "execution",
+        6: "semantic",
+        7: "semantic",
+        8: "semantic",
+        9: "eval_overlap",
+        10: "eval_overlap",
+        11: "duplicate",
+    }
+    assert "unknown function: get_time" in layers[4][1]
+    assert layers[6][1].startswith("enum: get_weather.unit")
+    assert layers[7][1].startswith("maximum: get_weather.days")
+    assert "bfcl:simple_python" in layers[9][1] and "fc:dev" in layers[10][1]
+    assert "mine_0" in layers[11][1]
+    kept = {s.id for s in prepared.train + prepared.val}
+    assert kept == {"mine_0", "mine_12"}, "xlam's own parameter form is read too"
+    report = prepared.report()
+    assert report["dropped"] == {
+        "format": 3,
+        "execution": 2,
+        "semantic": 3,
+        "duplicate": 1,
+        "eval_overlap": 2,
+    }
+    assert report["read"] == 13 and report["kept"] == 2
+
+
+def test_xlam_source_trains_only_on_its_train_part(tmp_path, monkeypatch):
+    tool = {"name": "get_weather", "description": "w", "parameters": {"city": {"type": "str"}}}
+    rows = [
+        {
+            "id": i,
+            "query": f"Weather in town {i}?",
+            "tools": json.dumps([tool]),
+            "answers": call(city=f"t{i}"),
+        }
+        for i in range(40)
+    ]
+    path = tmp_path / "xlam.json"
+    path.write_text(json.dumps(rows))
+    monkeypatch.setenv(xlam.ENV_VAR, str(path))
+    prepared = prepare("xlam", negatives=0.0)
+    test_prompts = {s.messages[-1]["content"] for s in xlam.load_xlam("test")}
+    train_prompts = {s.messages[-1]["content"] for s in prepared.train + prepared.val}
+    assert len(test_prompts) == 4 and len(train_prompts) == 36
+    assert test_prompts.isdisjoint(train_prompts)
+    assert "xlam:test" in prepared.suites_checked
+
+
+@pytest.mark.parametrize("mode", ["json", "native", "python"])
+def test_written_rows_are_trl_conversational_and_parse_back(tmp_path, builtin, mode):
+    write_prepared(builtin, tmp_path, mode)
+    lines = (tmp_path / "train.jsonl").read_text().splitlines()
+    assert len(lines) == len(builtin.train)
+    by_id = {s.id: s for s in builtin.train}
+    for line in lines[:60]:
+        data = json.loads(line)
+        sample = by_id[data["id"]]
+        assert data["prompt"] == get_mode(mode).messages(sample)
+        assert [t["function"]["name"] for t in json.loads(data["tools"])] == [
+            t.name for t in sample.tools
+        ]
+        (answer,) = data["completion"]
+        assert answer["role"] == "assistant"
+        completion = parse(answer["content"], get_mode(mode).parser)
+        if sample.expect == "calls":
+            assert completion.calls == sample.expected
+        else:
+            assert answer["content"] == REFUSAL and completion.calls == []
+
+
+def test_sharegpt_layout_for_llama_factory(tmp_path, builtin):
+    write_prepared(builtin, tmp_path, "json")
+    info = json.loads((tmp_path / "sharegpt" / "dataset_info.json").read_text())
+    assert info["redline_train"]["formatting"] == "sharegpt"
+    assert info["redline_train"]["columns"] == {"messages": "conversations", "tools": "tools"}
+    rows = json.loads((tmp_path / "sharegpt" / info["redline_train"]["file_name"]).read_text())
+    assert len(rows) == len(builtin.train)
+    turns = {turn["from"] for r in rows for turn in r["conversations"]}
+    assert turns == {"human", "function_call", "gpt"}
+    first = next(r for r in rows if r["conversations"][1]["from"] == "function_call")
+    assert all(
+        "name" in c and "arguments" in c for c in json.loads(first["conversations"][1]["value"])
+    )
+    report = json.loads((tmp_path / "prepare_report.json").read_text())
+    assert report["train"] == len(builtin.train) and report["settings"]["seed"] == 42
+
+
+def test_cli_prepare_writes_the_folder_and_names_bad_sources(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "data"
+    result = runner.invoke(
+        app, ["data", "prepare", "--source", "builtin", "--builtin-size", "60", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "eval_overlap" in result.output and (out / "train.jsonl").is_file()
+    missing = runner.invoke(
+        app, ["data", "prepare", "--source", str(tmp_path / "nope.json"), "--out", str(out)]
+    )
+    assert missing.exit_code == 2 and "nope.json" in missing.output
