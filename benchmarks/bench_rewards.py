@@ -2,9 +2,13 @@
 20,000 completions, next to the official BFCL checker's rate in the same run, one core.
 
 Completions are BFCL ground truths and their mutations (redline.suites.bfcl_cases) written as
-the seed's JSON output, grouped by prompt as GRPO hands them over (one reward call per group).
-The official checker gets the same outputs already decoded (format check + ast_checker), so it
-does not even pay for parsing text. Target: composite >= 1x the official rate.
+the seed's JSON output, grouped by prompt as GRPO hands them over (one reward call per group,
+its tools and answer as JSON text). Each timed pass builds a fresh reward and first empties
+redline's caches, so no pass reuses another's parsing or compiled tools; what is cached within
+a pass is what a GRPO step may reuse too (a group's sample, a tools text met again, a repeated
+completion). The official checker gets the same outputs already decoded (format check +
+ast_checker), so it pays neither for parsing text nor for decoding tools and answers.
+Target: composite >= 1x the official rate. --components also times each part alone.
 Run: make bench   (or .venv/bin/python benchmarks/bench_rewards.py --completions 20000)
 """
 
@@ -19,7 +23,7 @@ from common import best_rates, machine, official_check
 
 from redline.harness.parsing import format_calls
 from redline.records import ToolCall
-from redline.rewards import make_composite
+from redline.rewards import DEFAULT_SPEC, clear_caches, make_composite, make_reward
 from redline.suites.bfcl_cases import mutations
 from redline.suites.bfcl_data import PYTHON_AST_CATEGORIES, load_entries
 
@@ -50,17 +54,24 @@ def main() -> None:
     )
     parser.add_argument("--completions", type=int, default=20_000)
     parser.add_argument("--repeats", type=int, default=5, help="timed passes (best reported)")
+    parser.add_argument("--components", action="store_true", help="also time each part alone")
     args = parser.parse_args()
 
     groups, total = build_groups(args.completions)
     theirs = official_check()
 
-    def run_composite() -> float:
-        reward = make_composite()  # fresh: nothing cached from an earlier pass
-        start = time.perf_counter()
-        for columns, texts, *_ in groups:
-            reward(prompts=[""] * len(texts), completions=texts, **columns)
-        return time.perf_counter() - start
+    def timed(build):
+        def run() -> float:
+            clear_caches()  # nothing parsed or compiled by an earlier pass is reused
+            reward = build()  # fresh: no sample cached from an earlier pass
+            start = time.perf_counter()
+            for columns, texts, *_ in groups:
+                reward(prompts=[""] * len(texts), completions=texts, **columns)
+            return time.perf_counter() - start
+
+        return run
+
+    run_composite = timed(make_composite)
 
     def run_official() -> float:
         start = time.perf_counter()
@@ -69,12 +80,18 @@ def main() -> None:
                 theirs(functions, calls, answer, category)
         return time.perf_counter() - start
 
-    rate = best_rates({"composite": run_composite, "official": run_official}, args.repeats, total)
+    passes = {"composite": run_composite, "official": run_official}
+    parts = [c["name"] for c in DEFAULT_SPEC] if args.components else []
+    for name in parts:
+        passes[name] = timed(lambda name=name: make_reward(name))
+    rate = best_rates(passes, args.repeats, total)
     print(f"machine: {machine()} (one core used)")
     print(f"completions: {total} in {len(groups)} prompt groups, best of {args.repeats} passes")
     print(f"redline composite reward (from text)  : {rate['composite']:10,.0f} completions/s")
     print(f"official BFCL checker (decoded input) : {rate['official']:10,.0f} entries/s")
     print(f"ratio composite / official: {rate['composite'] / rate['official']:.2f}x")
+    for name in parts:
+        print(f"  {name + ' reward alone':34s} : {rate[name]:10,.0f} completions/s")
 
 
 if __name__ == "__main__":

@@ -125,7 +125,9 @@ class ToolSpec(Record):
         """A compiled validator of arguments against :meth:`json_schema` (see redline.schema)."""
         from redline.schema import compile_validator
 
-        return compile_validator(self._json_schema)
+        # Compiled from the parameters as given, read in BFCL's dialect: the same validator as
+        # compiling json_schema(), without translating the schema first.
+        return compile_validator(self.parameters, dialect=True)
 
     def to_openai(self) -> dict[str, Any]:
         return {
@@ -247,6 +249,9 @@ class SampleRecord(Record):
         return cls.model_validate_json(line)
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> str:
     """A stable text key for a JSON value (sorted keys, no whitespace)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)

@@ -43,6 +43,8 @@ MAX_INT_BITS = 14_000
 
 # strict=False: models often put raw newlines inside string arguments (code, multi-line text).
 _DECODER = json.JSONDecoder(strict=False)
+# The decoder's scanner itself: (value, end) at an index, StopIteration when nothing is there.
+_SCAN = _DECODER.scan_once
 _OPENER = re.compile(r"[\[{]")
 # A `{`/`[` is tried as JSON only when what follows looks like JSON (a key, a nested value, a
 # close, or the end of the text), so `[Your Name]` or `a[i]` in prose is neither a call nor a
@@ -54,12 +56,83 @@ _FENCE_LANG = re.compile(r"[\w+.-]*")
 _PY_CALLISH = re.compile(r"\w\(")
 
 
+Call = tuple[str, dict[str, Any]]  # (name, arguments)
+
+
+class Parsed:
+    """What a parser made of an output, as plain values: a Completion's fields with the calls as
+    ``(name, arguments)`` pairs and the error as ``(kind, message)``. Scoring reads this form so
+    that hot paths (rewards) never build records; :meth:`completion` gives the record, once.
+    """
+
+    __slots__ = ("raw", "reasoning", "calls", "error", "extra_text", "format", "_record")
+
+    def __init__(
+        self,
+        raw: str,
+        fmt: str,
+        reasoning: str | None = None,
+        calls: list[Call] | tuple[()] = (),
+        error: tuple[ParseErrorKind, str] | None = None,
+        extra_text: str = "",
+    ) -> None:
+        self.raw = raw
+        self.format = fmt
+        self.reasoning = reasoning
+        self.calls = calls
+        self.error = error
+        self.extra_text = extra_text
+        self._record: Completion | None = None
+
+    def completion(self) -> Completion:
+        """The Completion record of this output (built on first use, then kept)."""
+        if self._record is None:
+            error = self.error
+            record = Completion(
+                raw=self.raw,
+                reasoning=self.reasoning,
+                calls=[ToolCall(name=name, arguments=args) for name, args in self.calls],
+                parse_error=None if error is None else ParseError(kind=error[0], message=error[1]),
+                extra_text=self.extra_text,
+                format=self.format,
+            )
+            record.memo(_PARSED, lambda _: self)
+            self._record = record
+        return self._record
+
+    def tool_calls(self) -> list[ToolCall]:
+        """The calls as ToolCall records."""
+        return self.completion().calls
+
+    @staticmethod
+    def of(completion: Completion) -> Parsed:
+        """The plain form of a Completion record (computed once per record)."""
+        return completion.memo(_PARSED, _from_record)
+
+
+_PARSED = "parsing.parsed"
+
+
+def _from_record(completion: Completion) -> Parsed:
+    error = completion.parse_error
+    parsed = Parsed(
+        completion.raw,
+        completion.format,
+        completion.reasoning,
+        [(c.name, c.arguments) for c in completion.calls],
+        None if error is None else (error.kind, error.message),
+        completion.extra_text,
+    )
+    parsed._record = completion
+    return parsed
+
+
 class _Fail(Exception):
     """Internal: stop parsing with a typed error (never leaves this module)."""
 
     def __init__(self, kind: ParseErrorKind, message: str) -> None:
         super().__init__(message)
-        self.error = ParseError(kind=kind, message=message)
+        self.error = (kind, message)
 
 
 def _bad(message: str) -> _Fail:
@@ -72,30 +145,36 @@ def _syntax(message: str) -> _Fail:
 
 def _never_raises(
     fmt: str, takes_text: bool = True
-) -> Callable[[Callable[[Any], Completion]], Callable[[Any], Completion]]:
+) -> Callable[[Callable[[Any], Parsed]], Callable[[Any], Parsed]]:
     """Last resort: every known failure is handled inside the parsers; this only guards bugs."""
 
-    def wrap(parser: Callable[[Any], Completion]) -> Callable[[Any], Completion]:
+    def wrap(parser: Callable[[Any], Parsed]) -> Callable[[Any], Parsed]:
         @functools.wraps(parser)
-        def safe(text: Any) -> Completion:
+        def safe(text: Any, *stripped: Any) -> Parsed:
             if takes_text and not isinstance(text, str):
                 message = f"expected the output as text, got {type(text).__name__}"
-                error = ParseError(kind=ParseErrorKind.bad_structure, message=message)
-                return Completion(raw=repr(text), format=fmt, parse_error=error)
+                return Parsed(repr(text), fmt, error=(ParseErrorKind.bad_structure, message))
             try:
-                return parser(text)
+                return parser(text, *stripped)
             except Exception as exc:  # a parser must not take a run down
                 raw = text if isinstance(text, str) else repr(text)
                 message = f"parser raised {type(exc).__name__}: {exc}"[:500]
-                return Completion(
-                    raw=raw,
-                    format=fmt,
-                    parse_error=ParseError(kind=ParseErrorKind.bad_structure, message=message),
-                )
+                return Parsed(raw, fmt, error=(ParseErrorKind.bad_structure, message))
 
         return safe
 
     return wrap
+
+
+def _as_record(parser: Callable[[Any], Parsed], name: str) -> Callable[[Any], Completion]:
+    """The public form of a parser: the same, giving the Completion record."""
+
+    @functools.wraps(parser)
+    def records(text: Any) -> Completion:
+        return parser(text).completion()
+
+    records.__name__ = records.__qualname__ = name
+    return records
 
 
 # --- reasoning ------------------------------------------------------------------------------
@@ -109,6 +188,8 @@ def strip_reasoning(text: str) -> tuple[str | None, str]:
     opened in the prompt, so everything before it is reasoning. Several blocks are joined with a
     blank line; the remaining text is the outside pieces joined as they were, then stripped.
     """
+    if "think>" not in text:  # most outputs: no tag of either kind
+        return None, text.strip()
     reasoning: list[str] = []
     outside: list[str] = []
     pos = 0
@@ -137,8 +218,43 @@ def strip_reasoning(text: str) -> tuple[str | None, str]:
 # --- JSON values shared by json, hermes and openai --------------------------------------------
 
 
+def _plainly_json(value: Any, depth: int) -> bool:
+    """True when ``value`` (a dict or list at ``depth``) is certainly a recordable JSON value; the
+    fast path of _json_problem for what decoders give. False only means "look closer"."""
+    if depth >= MAX_ARGUMENT_DEPTH:
+        return False
+    if type(value) is dict:
+        for key in value:
+            if type(key) is not str:
+                return False
+        value = value.values()
+    for item in value:
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        if kind is int:
+            if item.bit_length() > MAX_INT_BITS:
+                return False
+        elif kind is float:
+            if not math.isfinite(item):
+                return False
+        elif kind is dict or kind is list:
+            if not _plainly_json(item, depth + 1):
+                return False
+        else:
+            return False
+    return True
+
+
 def _json_problem(value: Any) -> str | None:
-    """Why ``value`` is not a recordable JSON value, or None. Iterative: depth is checked here."""
+    """Why ``value`` is not a recordable JSON value, or None."""
+    if type(value) is dict and _plainly_json(value, 1):
+        return None
+    return _json_walk(value)
+
+
+def _json_walk(value: Any) -> str | None:
+    """_json_problem the careful way. Iterative: depth is checked here."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -192,7 +308,29 @@ def _json_type(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def _call_from_object(item: Any, where: str) -> ToolCall:
+def _call_from_object(item: Any, where: str | int | None) -> Call:
+    """One call object; ``where`` names it in messages (its index in a list, None: the only one,
+    or the words)."""
+    if type(item) is dict and "name" in item:  # a well-formed call, the usual case: checked fast
+        name = item["name"]
+        args = item["arguments"] if "arguments" in item else item.get("parameters")
+        if (
+            type(name) is str
+            and type(args) is dict
+            and name
+            and not name.isspace()
+            and _plainly_json(args, 1)
+        ):
+            return name, args
+    return _checked_call(item, where)
+
+
+def _checked_call(item: Any, where: str | int | None) -> Call:
+    """_call_from_object the careful way, naming what is wrong."""
+    if where is None:
+        where = "the call"
+    elif isinstance(where, int):
+        where = f"call {where}"
     if not isinstance(item, dict):
         raise _bad(f"{where} must be an object, got {_json_type(item)}")
     if "name" not in item:
@@ -202,13 +340,13 @@ def _call_from_object(item: Any, where: str) -> ToolCall:
         raise _bad(f"name of {where} must be a non-empty string, got {name!r}"[:200])
     # "parameters" is what several open models write instead of "arguments".
     args = item["arguments"] if "arguments" in item else item.get("parameters")
-    return ToolCall(name=name, arguments=_decode_arguments(args, f"{where} ({name})"))
+    return name, _decode_arguments(args, f"{where} ({name})")
 
 
-def _calls_from_value(value: Any) -> list[ToolCall]:
+def _calls_from_value(value: Any) -> list[Call]:
     if isinstance(value, list):
-        return [_call_from_object(item, f"call {i}") for i, item in enumerate(value)]
-    return [_call_from_object(value, "the call")]
+        return [_call_from_object(item, i) for i, item in enumerate(value)]
+    return [_call_from_object(value, None)]
 
 
 def _is_callish(value: Any) -> bool:
@@ -256,7 +394,7 @@ def _skip_balanced(text: str, start: int) -> int:
                 return i
 
 
-def _find_json_call(text: str) -> tuple[list[ToolCall], int, int]:
+def _find_json_call(text: str) -> tuple[list[Call], int, int]:
     """Scan for the first JSON value meant as a call; return its calls and its span.
 
     Each JSON-looking `{`/`[` is cut out to its matching bracket (or to the end when it never
@@ -270,11 +408,14 @@ def _find_json_call(text: str) -> tuple[list[ToolCall], int, int]:
     not_a_call: str | None = None
     empty_list: tuple[int, int] | None = None
     while True:
-        m = _OPENER.search(text, pos)
-        if m is None:
-            break
-        s = m.start()
-        if not _JSONISH.match(text, s + 1):
+        if pos == 0 and text[:1] in ("{", "["):  # the usual output opens with its JSON
+            s = 0
+        else:
+            m = _OPENER.search(text, pos)
+            if m is None:
+                break
+            s = m.start()
+        if text[s + 1 : s + 2] != '"' and not _JSONISH.match(text, s + 1):  # '"': a key, fast
             pos = s + 1  # prose brackets and lists of numbers ("see [1]") are not call attempts
             continue
         if first:
@@ -282,10 +423,14 @@ def _find_json_call(text: str) -> tuple[list[ToolCall], int, int]:
             # walk. Only the first try, so a failure's line counting stays linear overall.
             first = False
             try:
-                value, end = _DECODER.raw_decode(text, s)
-            except (ValueError, RecursionError):
+                value, end = _SCAN(text, s)
+            except (StopIteration, ValueError, RecursionError):
                 pass
             else:
+                if type(value) is dict and "name" in value:
+                    return [_call_from_object(value, None)], s, end
+                if type(value) is list and value and type(value[0]) is dict and "name" in value[0]:
+                    return [_call_from_object(item, i) for i, item in enumerate(value)], s, end
                 if _is_callish(value):
                     return _calls_from_value(value), s, end
         e = _skip_balanced(text, s)
@@ -342,50 +487,54 @@ def _completion(
     fmt: str,
     reasoning: str | None,
     rest: str,
-    calls: list[ToolCall] | None = None,
+    calls: list[Call] | None = None,
     extra: str | None = None,
-    error: ParseError | None = None,
-) -> Completion:
-    return Completion(
-        raw=text,
-        reasoning=reasoning,
-        calls=[] if error else (calls or []),
-        parse_error=error,
-        extra_text=rest if error or extra is None else extra,
-        format=fmt,
+    error: tuple[ParseErrorKind, str] | None = None,
+) -> Parsed:
+    return Parsed(
+        text,
+        fmt,
+        reasoning,
+        [] if error else (calls or []),
+        error,
+        rest if error or extra is None else extra,
     )
 
 
-def _empty() -> ParseError:
-    return ParseError(kind=ParseErrorKind.empty, message="no output besides reasoning")
+_EMPTY = (ParseErrorKind.empty, "no output besides reasoning")
+
+
+def _empty() -> tuple[ParseErrorKind, str]:
+    return _EMPTY
 
 
 # --- json -----------------------------------------------------------------------------------
 
 
 @_never_raises("json")
-def parse_json(text: str) -> Completion:
+def _plain_json(text: str, *stripped: Any) -> Parsed:
     """One ``{"name", "arguments"}`` object or a JSON list of them, anywhere in the text.
 
     Prose and ``` fences around the JSON go to ``extra_text``. ``"parameters"`` is accepted for
     ``"arguments"``, arguments may be a JSON string of an object, and a missing arguments key
     means ``{}``. An empty list ``[]`` is a deliberate "no call": zero calls and no error.
     """
-    reasoning, rest = strip_reasoning(text)
+    reasoning, rest = stripped or strip_reasoning(text)  # given when the format was detected
     if not rest:
         return _completion(text, "json", reasoning, rest, error=_empty())
     try:
         calls, start, end = _find_json_call(rest)
     except _Fail as fail:
         return _completion(text, "json", reasoning, rest, error=fail.error)
-    extra = _trim_fences(rest[:start], rest[end:])
-    return _completion(text, "json", reasoning, rest, calls=calls, extra=extra)
+    # The common case, one bare JSON value, has no prose around it to trim.
+    extra = "" if start == 0 and end == len(rest) else _trim_fences(rest[:start], rest[end:])
+    return Parsed(text, "json", reasoning, calls, None, extra)
 
 
 # --- hermes ---------------------------------------------------------------------------------
 
 
-def _calls_from_block(body: str, index: int) -> list[ToolCall]:
+def _calls_from_block(body: str, index: int) -> list[Call]:
     body = body.strip()
     if not body:
         raise _bad(f"<tool_call> block {index} is empty")
@@ -400,12 +549,12 @@ def _calls_from_block(body: str, index: int) -> list[ToolCall]:
     try:
         return _calls_from_value(value)
     except _Fail as fail:
-        message = f"<tool_call> block {index}: {fail.error.message}"
-        raise _Fail(fail.error.kind, message) from None
+        kind, message = fail.error
+        raise _Fail(kind, f"<tool_call> block {index}: {message}") from None
 
 
-def _hermes_calls(rest: str) -> tuple[list[ToolCall], str]:
-    calls: list[ToolCall] = []
+def _hermes_calls(rest: str) -> tuple[list[Call], str]:
+    calls: list[Call] = []
     outside: list[str] = []
     pos = 0
     blocks = 0
@@ -431,13 +580,13 @@ def _hermes_calls(rest: str) -> tuple[list[ToolCall], str]:
 
 
 @_never_raises("hermes")
-def parse_hermes(text: str) -> Completion:
+def _plain_hermes(text: str, *stripped: Any) -> Parsed:
     """``<tool_call>{json}</tool_call>`` blocks as Qwen2.5/Qwen3 write them; several are parallel.
 
     Arguments may be an object or a JSON string. An unclosed block (truncated output) or a stray
     closing tag is invalid_syntax; text outside the blocks goes to ``extra_text``.
     """
-    reasoning, rest = strip_reasoning(text)
+    reasoning, rest = stripped or strip_reasoning(text)  # given when the format was detected
     if not rest:
         return _completion(text, "hermes", reasoning, rest, error=_empty())
     try:
@@ -567,7 +716,7 @@ def _py_value(node: ast.expr) -> Any:
     raise _bad(f"unsupported expression {_snippet(node)!r} ({type(node).__name__})")
 
 
-def _py_call(node: ast.expr, index: int) -> ToolCall:
+def _py_call(node: ast.expr, index: int) -> Call:
     if not isinstance(node, ast.Call):
         raise _bad(f"element {index} ({_snippet(node)!r}) is not a call")
     name = _dotted_name(node.func)
@@ -585,10 +734,10 @@ def _py_call(node: ast.expr, index: int) -> ToolCall:
     problem = _json_problem(arguments)
     if problem:
         raise _bad(f"call {index} ({name}): {problem}")
-    return ToolCall(name=name, arguments=arguments)
+    return name, arguments
 
 
-def _python_calls(code: str) -> list[ToolCall]:
+def _python_calls(code: str) -> list[Call]:
     # Like BFCL, a bare `f(a=1)` or `f(a=1), g(b=2)` is wrapped in a list; unlike BFCL, a missing
     # `]` after an opening `[` is left alone, so truncated output is reported, not repaired.
     source = code if code.startswith("[") else f"[{code}\n]"
@@ -616,14 +765,14 @@ def _python_calls(code: str) -> list[ToolCall]:
 
 
 @_never_raises("python")
-def parse_python(text: str) -> Completion:
+def _plain_python(text: str, *stripped: Any) -> Parsed:
     """BFCL prompting output: ``[f(a=1), math.g(b="x")]`` or a bare call, parsed with ``ast``.
 
     Keyword arguments only. Values are literals, negative numbers, bounded arithmetic on numbers,
     bare names (as strings, BFCL's variable convention) and nested calls (``{name: {args}}`` with
     keywords, else their source text). Text around a ``` fence goes to ``extra_text``.
     """
-    reasoning, rest = strip_reasoning(text)
+    reasoning, rest = stripped or strip_reasoning(text)  # given when the format was detected
     if not rest:
         return _completion(text, "python", reasoning, rest, error=_empty())
     code, extra = _unfence(rest)
@@ -635,7 +784,7 @@ def parse_python(text: str) -> Completion:
             raise _Fail(ParseErrorKind.no_call, "the code fence is empty")
         calls = _python_calls(code)
     except RecursionError:
-        error = ParseError(kind=ParseErrorKind.invalid_syntax, message="nesting too deep")
+        error = (ParseErrorKind.invalid_syntax, "nesting too deep")
         return _completion(text, "python", reasoning, rest, error=error)
     except _Fail as fail:
         return _completion(text, "python", reasoning, rest, error=fail.error)
@@ -661,7 +810,7 @@ def _message_text(content: Any) -> str:
     )
 
 
-def _openai_calls(tool_calls: Any) -> list[ToolCall]:
+def _openai_calls(tool_calls: Any) -> list[Call]:
     if tool_calls is None:
         return []
     if not isinstance(tool_calls, list):
@@ -683,7 +832,7 @@ def _dump_message(message: Any) -> str:
 
 
 @_never_raises("openai", takes_text=False)
-def parse_openai_message(message: dict[str, Any]) -> Completion:
+def parse_openai_message_plain(message: dict[str, Any]) -> Parsed:
     """The ``message`` of an OpenAI-compatible chat response: its ``tool_calls`` are the calls.
 
     ``arguments`` may be a JSON string or an object. ``reasoning_content`` (or ``reasoning``) and
@@ -696,7 +845,7 @@ def parse_openai_message(message: dict[str, Any]) -> Completion:
     raw = _dump_message(message)
     if not isinstance(message, dict):
         error = _bad(f"a message must be an object, got {_json_type(message)}").error
-        return Completion(raw=raw, parse_error=error, format="openai")
+        return Parsed(raw, "openai", error=error)
     think: str | None = None
     rest = ""
     try:
@@ -716,36 +865,46 @@ def parse_openai_message(message: dict[str, Any]) -> Completion:
     given = given.strip() if isinstance(given, str) else ""
     parts = [p for p in (given, think) if p]
     reasoning = "\n\n".join(parts) if parts else None
-    return Completion(
-        raw=raw,
-        reasoning=reasoning,
-        calls=calls,
-        parse_error=error,
-        extra_text=rest,
-        format="openai",
-    )
+    return Parsed(raw, "openai", reasoning, calls, error, rest)
 
 
 @_never_raises("openai")
-def parse_openai_text(text: str) -> Completion:
-    """An OpenAI message given as JSON text (what ``Completion.raw`` holds for this format)."""
+def _plain_openai_text(text: str) -> Parsed:
     if not text.strip():
-        return Completion(raw=text, parse_error=_empty(), format="openai")
+        return Parsed(text, "openai", error=_empty())
     try:
         message = _DECODER.decode(text.strip())
     except (ValueError, RecursionError) as err:
         error = _syntax(f"not a JSON message: {type(err).__name__}: {err}"[:300]).error
-        return Completion(raw=text, parse_error=error, extra_text=text.strip(), format="openai")
-    return parse_openai_message(message).model_copy(update={"raw": text})
+        return Parsed(text, "openai", error=error, extra_text=text.strip())
+    parsed = parse_openai_message_plain(message)  # a fresh object: setting raw is safe
+    parsed.raw = text
+    return parsed
 
 
 # --- registry -------------------------------------------------------------------------------
+
+parse_json = _as_record(_plain_json, "parse_json")
+parse_hermes = _as_record(_plain_hermes, "parse_hermes")
+parse_python = _as_record(_plain_python, "parse_python")
+parse_openai_message = _as_record(parse_openai_message_plain, "parse_openai_message")
+parse_openai_text = _as_record(_plain_openai_text, "parse_openai_text")
+parse_openai_text.__doc__ = (
+    "An OpenAI message given as JSON text (what ``Completion.raw`` holds for this format)."
+)
 
 PARSERS: dict[str, Callable[[str], Completion]] = {
     "json": parse_json,
     "hermes": parse_hermes,
     "python": parse_python,
     "openai": parse_openai_text,
+}
+# The same parsers giving the plain form (see Parsed).
+PLAIN_PARSERS: dict[str, Callable[[str], Parsed]] = {
+    "json": _plain_json,
+    "hermes": _plain_hermes,
+    "python": _plain_python,
+    "openai": _plain_openai_text,
 }
 
 
@@ -755,9 +914,14 @@ _PYTHON_CALL = re.compile(r"\s*(?:```\w*\s*)?\[?\s*[A-Za-z_][\w.]*\s*\(")
 def detect_format(text: str) -> str:
     """The format an output is written in, judged outside the reasoning: ``hermes`` when it has
     a ``<tool_call>`` tag, ``python`` when it opens with a call, else ``json``."""
-    rest = strip_reasoning(text)[1]
+    return _format_of(strip_reasoning(text)[1])
+
+
+def _format_of(rest: str) -> str:
     if TOOL_CALL_OPEN in rest:
         return "hermes"
+    if rest[:1] == "{":  # cannot open a python call: skip the pattern
+        return "json"
     if _PYTHON_CALL.match(rest):
         return "python"
     return "json"
@@ -765,10 +929,18 @@ def detect_format(text: str) -> str:
 
 def parse(text: str, fmt: str) -> Completion:
     """Parse ``text`` in output format ``fmt`` (a key of PARSERS, or ``auto`` to detect it)."""
+    return parse_plain(text, fmt).completion()
+
+
+def parse_plain(text: str, fmt: str) -> Parsed:
+    """:func:`parse`, giving the plain form (see Parsed) without building the record."""
     if fmt == "auto":
+        if type(text) is str:  # reasoning is split off once, for detecting and for parsing
+            stripped = strip_reasoning(text)
+            return PLAIN_PARSERS[_format_of(stripped[1])](text, *stripped)
         fmt = detect_format(text)
     try:
-        parser = PARSERS[fmt]
+        parser = PLAIN_PARSERS[fmt]
     except KeyError:
         known = ", ".join(["auto", *sorted(PARSERS)])
         raise ValueError(f"unknown output format {fmt!r}; known: {known}") from None

@@ -3,18 +3,18 @@
 The seed's six (parse, function name, parameter F1, schema hit, exec, semantic match), the
 BFCL AST verdict and irrelevance/relevance. Pure and deterministic; no I/O, no model calls.
 A scorer that cannot score returns ``Score(None, error_type)``; one that does not apply to the
-sample returns ``Score(None)`` with no error type. Both are left out of means.
+sample returns ``Score(None)`` with no error type. Both are left out of means. Each is written
+once, as a rule on plain forms (``RULES``) that rewards call directly; ``SCORERS`` wrap them.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from jsonschema.exceptions import SchemaError
 
-from redline.harness.parsing import strip_reasoning
+from redline.harness.parsing import Parsed, strip_reasoning
 from redline.metrics.bfcl import CATEGORY_MODE, Verdict, answer_from_calls, check
 from redline.metrics.checks import failed_checks
 from redline.records import (
@@ -31,66 +31,143 @@ from redline.records import (
 
 Scorer = Callable[[Sample, Completion], Score]
 
-NOT_APPLICABLE = Score(value=None)
+
+class Outcome(NamedTuple):
+    """A rule's verdict: a Score's fields as a plain tuple (cheap to make in a reward's loop)."""
+
+    value: float | None
+    error_type: ErrorType | None = None
+    detail: str = ""
+
+    @property
+    def scored(self) -> bool:
+        return self.value is not None
+
+
+Call = tuple[str, dict[str, Any]]  # (name, arguments), as in Parsed.calls
 _CALLING = ("calls", "any_call")  # expectations where the model should call a tool
-_WS = re.compile(r"\s+")
 
 
-def _score(value: float | None, error_type: ErrorType | None = None, detail: str = "") -> Score:
-    return Score(value=value, error_type=error_type, detail=detail)
+class Prepared:
+    """A sample in the form the rules read, built once per sample (``Prepared.of``): its
+    expectation, offered tools by name, and the answer's parameters (on first use)."""
+
+    __slots__ = (
+        "sample",
+        "expect",
+        "calling",
+        "needs_calls",
+        "tools",
+        "_rules",
+        "_gold",
+        "_names",
+        "_last",
+    )
+
+    def __init__(self, sample: Sample) -> None:
+        self.sample = sample
+        self.expect = sample.expect
+        self.calling = sample.expect in _CALLING
+        self.needs_calls = sample.expect == "calls" and (
+            sample.expected is not None or sample.possible_answer is not None
+        )
+        self.tools = {t.name: t for t in reversed(sample.tools)}  # the first tool of a name wins
+        self._rules: dict[str, _Tool] = {}  # the called tools, as rules read them
+        self._gold: _Answer | None = None
+        self._names: list[str] | None = None
+        self._last: tuple[Parsed | None, Any] = (None, None)
+
+    @staticmethod
+    def of(sample: Sample) -> Prepared:
+        return sample.memo("metrics.prepared", Prepared)
+
+    @property
+    def gold(self) -> _Answer:
+        """Every answer parameter (see _Answer)."""
+        if self._gold is None:
+            self._gold = _Answer(self.sample)
+        return self._gold
+
+    @property
+    def answer_names(self) -> list[str]:
+        """The answer's function names, sorted."""
+        if self._names is None:
+            self._names = sorted(_answer_names(self.sample))
+        return self._names
 
 
-PASS = _score(1.0)
+class _Tool:
+    """An offered tool as the rules read it, taken from its ToolSpec once per sample: reading a
+    pydantic model's attributes costs more than the rules' own work. The validator is compiled
+    on first use (only exec needs it)."""
+
+    __slots__ = ("spec", "problems", "required", "validate")
+
+    def __init__(self, spec: ToolSpec) -> None:
+        self.spec = spec
+        self.problems = spec.problems()
+        self.required = spec.required
+        self.validate: Callable[[Any], Any] | None = None
 
 
-def _bool(ok: bool, error: ErrorType | None = None, detail: str = "") -> Score:
-    return PASS if ok else _score(0.0, error, detail)
+Rule = Callable[[Prepared, Parsed], Outcome]
+
+NOT_APPLICABLE = Score(value=None)
+PASS = Score(value=1.0)
+_NA = Outcome(None)
+_PASS = Outcome(1.0)
+_tuple = tuple.__new__  # Outcome(...) without NamedTuple's Python-level __new__: rules run hot
+
+
+def _fail(error: ErrorType | None, detail: str) -> Outcome:
+    return _tuple(Outcome, (0.0, error, detail))
+
+
+def _bool(ok: bool, error: ErrorType | None = None, detail: str = "") -> Outcome:
+    return _PASS if ok else _tuple(Outcome, (0.0, error, detail))
+
+
+def _failure(parsed: Parsed) -> Outcome | None:
+    """The 0 that an output without a usable call scores, or None when it holds a call."""
+    error = parsed.error
+    if error is None:
+        if parsed.calls:
+            return None
+        return _fail(ErrorType.no_call, "the output holds no call")
+    kind, message = error
+    if kind is ParseErrorKind.empty or kind is ParseErrorKind.no_call:
+        return _fail(ErrorType.no_call, message)
+    return _fail(ErrorType.decode_failed, message)
 
 
 def call_failure(completion: Completion) -> tuple[ErrorType, str] | None:
     """Why a completion holds no usable call, or None when it holds at least one."""
-    error = completion.parse_error
-    if error is not None:
-        kind = (
-            ErrorType.no_call
-            if error.kind in (ParseErrorKind.empty, ParseErrorKind.no_call)
-            else ErrorType.decode_failed
-        )
-        return kind, error.message
-    if not completion.calls:
-        return ErrorType.no_call, "the output holds no call"
-    return None
-
-
-def _needs_calls(sample: Sample) -> bool:
-    return sample.expect == "calls" and (
-        sample.expected is not None or sample.possible_answer is not None
-    )
+    failure = _failure(Parsed.of(completion))
+    return None if failure is None else (failure.error_type, failure.detail)
 
 
 # --- parse ---------------------------------------------------------------------------------
 
 
-def parse(sample: Sample, completion: Completion) -> Score:
+def parse(p: Prepared, parsed: Parsed) -> Outcome:
     """1 when the output parses into at least one call in the expected format."""
-    if sample.expect not in _CALLING:
-        return NOT_APPLICABLE
-    failure = call_failure(completion)
-    return _bool(failure is None, *(failure or (None, "")))
+    if not p.calling:
+        return _NA
+    return _failure(parsed) or _PASS
 
 
 # --- function name -------------------------------------------------------------------------
 
 
-def function_name(sample: Sample, completion: Completion) -> Score:
+def function_name(p: Prepared, parsed: Parsed) -> Outcome:
     """1 when the called names equal the answer's, as a multiset (parallel order ignored)."""
-    if not _needs_calls(sample):
-        return NOT_APPLICABLE
-    failure = call_failure(completion)
+    if not p.needs_calls:
+        return _NA
+    failure = _failure(parsed)
     if failure:
-        return _bool(False, *failure)
-    got = sorted(c.name for c in completion.calls)
-    want = sorted(_answer_names(sample))
+        return failure
+    got = sorted(name for name, _ in parsed.calls)
+    want = p.answer_names
     return _bool(got == want, ErrorType.wrong_function, f"called {got}, expected {want}")
 
 
@@ -103,10 +180,16 @@ def _answer_names(sample: Sample) -> list[str]:
 # --- parameter F1 --------------------------------------------------------------------------
 
 
+def _normalise_text(text: str) -> str:
+    # Whitespace runs collapsed to one space and the ends stripped (str.split's whitespace is
+    # Unicode whitespace, as the regex \s is), then case-folded.
+    return " ".join(text.split()).casefold()
+
+
 def normalise_value(value: Any) -> Any:
     """Semantic normalisation: strings case-folded with whitespace collapsed, recursively."""
     if isinstance(value, str):
-        return _WS.sub(" ", value).strip().casefold()
+        return _normalise_text(value)
     if isinstance(value, list):
         return [normalise_value(v) for v in value]
     if isinstance(value, dict):
@@ -168,141 +251,212 @@ def _dict_matches(value: dict, option: dict, semantic: bool) -> bool:
 
 
 class _Gold:
-    """One answer parameter: its (call, parameter) key, accepted values and their keys."""
+    """One answer parameter's accepted values, with the keys they are matched by."""
 
-    __slots__ = ("key", "options", "optional", "literal_empty", "structured", "keys")
+    __slots__ = ("options", "optional", "structured", "strings", "folded", "numbers", "_keys")
 
-    def __init__(self, key: tuple[str, str], options: list[Any]) -> None:
-        self.key = key
+    def __init__(self, options: list[Any]) -> None:
         self.options = options
-        self.optional = "" in options
-        self.literal_empty = self.optional  # "" also matches a literal empty string
+        self.optional = "" in options  # "" also matches a literal empty string
         # Dict and list-of-dict answers hold option lists per key: matched the slow way.
-        self.structured = any(
-            isinstance(o, dict)
-            or (isinstance(o, list) and o and all(isinstance(i, dict) for i in o))
-            for o in options
-        )
-        self.keys = {
-            semantic: frozenset(_value_key(o, semantic) for o in options if o != "")
-            for semantic in (False, True)
-        }
+        self.structured = False
+        # The keys of the common options, kept apart so a value is looked up without making its
+        # key: ("s", text) and ("n", number) keys (see _value_key).
+        strings: set[str] = set()
+        numbers: set[int | float] = set()
+        for o in options:
+            kind = type(o)
+            if kind is str:
+                if o:
+                    strings.add(o)
+            elif kind is int:
+                numbers.add(o)
+            elif kind is float:
+                numbers.add(int(o) if o.is_integer() else o)
+            elif isinstance(o, dict) or (
+                isinstance(o, list) and o and all(isinstance(i, dict) for i in o)
+            ):
+                self.structured = True
+        self.strings = strings
+        self.folded = {_normalise_text(o) for o in strings}
+        self.numbers = numbers
+        self._keys: list[frozenset | None] = [None, None]  # every key, by semantic, on first use
+
+    def keys(self, semantic: bool) -> frozenset:
+        keys = self._keys[semantic]
+        if keys is None:
+            keys = frozenset(_value_key(o, semantic) for o in self.options if o != "")
+            self._keys[semantic] = keys
+        return keys
 
     def accepts(self, value: Any, semantic: bool) -> bool:
-        if self.literal_empty and value == "" and type(value) is str:
-            return True
+        kind = type(value)
+        if kind is str:
+            if semantic:
+                return _normalise_text(value) in self.folded or (self.optional and value == "")
+            return value in self.strings or (self.optional and value == "")
+        if kind is int:
+            return value in self.numbers
+        if kind is float:
+            return (int(value) if value.is_integer() else value) in self.numbers
         if self.structured and isinstance(value, (dict, list)):
             return _matches(value, self.options, semantic)
-        return _value_key(value, semantic) in self.keys[semantic]
+        return _value_key(value, semantic) in self.keys(semantic)
 
 
-def _gold_pairs(sample: Sample) -> list[_Gold]:
-    """Every answer parameter of the sample (computed once per sample, see Record.memo)."""
-    answer = sample.possible_answer
-    if answer is None:
-        answer = answer_from_calls(sample.expected or [])
-    pairs = []
-    for item in answer:
-        ((name, params),) = item.items()
-        for param, options in params.items():
-            pairs.append(_Gold((name, param), options if isinstance(options, list) else [options]))
-    return pairs
+class _Answer:
+    """Every answer parameter of a sample, by function and parameter name."""
+
+    __slots__ = ("params", "by_name", "required")
+
+    def __init__(self, sample: Sample) -> None:
+        answer = sample.possible_answer
+        if answer is None:
+            answer = answer_from_calls(sample.expected or [])
+        self.params: list[_Gold] = []
+        # {function: {parameter: indices into params}}; a function may be called twice.
+        self.by_name: dict[str, dict[str, list[int]]] = {}
+        for item in answer:
+            ((name, params),) = item.items()
+            slots = self.by_name.setdefault(name, {})
+            for param, options in params.items():
+                slots.setdefault(param, []).append(len(self.params))
+                self.params.append(_Gold(options if isinstance(options, list) else [options]))
+        self.required = sum(1 for gold in self.params if not gold.optional)
 
 
-def pair_f1(sample: Sample, calls: list[ToolCall], semantic: bool) -> float:
-    """F1 of (function, parameter, value) pairs, pooled over the sample's calls (micro within a
-    sample). A value matches when it is among the answer's accepted values. Optional answer
-    parameters count only when the model supplies them. Both sides empty: 1 when names match."""
-    gold = sample.memo("metrics.gold_pairs", _gold_pairs)
+def _pair_f1(p: Prepared, calls: list[Call], semantic: bool) -> float:
+    answer = p._gold or p.gold
+    gold = answer.params
     used = [False] * len(gold)
     predicted = true_pos = optional_hits = 0
-    for call in calls:
-        for param, value in call.arguments.items():
-            predicted += 1
-            key = (call.name, param)
-            for i, pair in enumerate(gold):
-                if not used[i] and pair.key == key and pair.accepts(value, semantic):
+    for name, arguments in calls:
+        predicted += len(arguments)
+        slots = answer.by_name.get(name)
+        if slots is None:
+            continue
+        for param, value in arguments.items():
+            indices = slots.get(param)
+            if indices is None:
+                continue
+            # _Gold.accepts, with the value's own key made once: strings and numbers, the usual
+            # values, are looked up directly.
+            kind = type(value)
+            if kind is str:
+                key = " ".join(value.split()).casefold() if semantic else value  # _normalise_text
+            elif kind is int:
+                key = value
+            elif kind is float:
+                key = int(value) if value.is_integer() else value
+            else:
+                key = None
+            for i in indices:
+                if used[i]:
+                    continue
+                pair = gold[i]
+                if kind is str:
+                    ok = key in (pair.folded if semantic else pair.strings) or (
+                        pair.optional and value == ""
+                    )
+                elif key is not None:
+                    ok = key in pair.numbers
+                else:
+                    ok = pair.accepts(value, semantic)
+                if ok:
                     used[i] = True
                     true_pos += 1
                     optional_hits += pair.optional
                     break
-    relevant = sum(1 for pair in gold if not pair.optional) + optional_hits
+    relevant = answer.required + optional_hits
     if not predicted and relevant == 0:
-        return 1.0 if sorted(c.name for c in calls) == sorted(_answer_names(sample)) else 0.0
+        return 1.0 if sorted(name for name, _ in calls) == p.answer_names else 0.0
     if true_pos == 0:
         return 0.0
     precision, recall = true_pos / predicted, true_pos / relevant
     return 2 * precision * recall / (precision + recall)
 
 
-def _f1_scorer(semantic: bool) -> Scorer:
-    def scorer(sample: Sample, completion: Completion) -> Score:
-        if not _needs_calls(sample):
-            return NOT_APPLICABLE
-        failure = call_failure(completion)
+def pair_f1(sample: Sample, calls: list[ToolCall], semantic: bool) -> float:
+    """F1 of (function, parameter, value) pairs, pooled over the sample's calls (micro within a
+    sample). A value matches when it is among the answer's accepted values. Optional answer
+    parameters count only when the model supplies them. Both sides empty: 1 when names match."""
+    return _pair_f1(Prepared.of(sample), [(c.name, c.arguments) for c in calls], semantic)
+
+
+def _f1_rule(semantic: bool) -> Rule:
+    def rule(p: Prepared, parsed: Parsed) -> Outcome:
+        if not p.needs_calls:
+            return _NA
+        failure = _failure(parsed)
         if failure:
-            return _bool(False, *failure)
-        value = pair_f1(sample, completion.calls, semantic)
-        return _score(value, None if value == 1.0 else ErrorType.value_error)
+            return failure
+        value = _pair_f1(p, parsed.calls, semantic)
+        return _PASS if value == 1.0 else _tuple(Outcome, (value, ErrorType.value_error, ""))
 
-    return scorer
+    return rule
 
 
-param_f1 = _f1_scorer(semantic=False)
+param_f1 = _f1_rule(semantic=False)
 param_f1.__doc__ = "F1 of exact (function, parameter, value) pairs; macro mean over samples."
-semantic_f1 = _f1_scorer(semantic=True)
+semantic_f1 = _f1_rule(semantic=True)
 semantic_f1.__doc__ = "F1 of pairs after case/whitespace normalisation; macro mean over samples."
 
 
-def semantic_match(sample: Sample, completion: Completion) -> Score:
+def semantic_match(p: Prepared, parsed: Parsed) -> Outcome:
     """1 when names match and every value matches after case/whitespace normalisation."""
-    names = function_name(sample, completion)
+    names = function_name(p, parsed)
     if names.value != 1.0:
         return names
-    value = pair_f1(sample, completion.calls, semantic=True)
+    value = _pair_f1(p, parsed.calls, semantic=True)
     return _bool(value == 1.0, ErrorType.value_error, f"semantic F1 {value:.3f}")
 
 
 # --- schema hit and exec -------------------------------------------------------------------
 
 
-def _called_tools(
-    sample: Sample, completion: Completion
-) -> Score | list[tuple[ToolCall, ToolSpec]]:
-    """Each call with its offered tool, or the Score that ends scoring first: not applicable,
+def _called_tools(p: Prepared, parsed: Parsed) -> Outcome | list[tuple[Call, _Tool]]:
+    """Each call with its offered tool, or the Outcome that ends scoring first: not applicable,
     no usable call, a call to a tool not offered, or a malformed schema (unscored)."""
-    if sample.expect not in _CALLING:
-        return NOT_APPLICABLE
-    failure = call_failure(completion)
+    last, pairs = p._last  # schema_hit and exec ask in turn about the same output: keep one
+    if last is parsed:
+        return pairs
+    pairs = _pair_tools(p, parsed)
+    p._last = parsed, pairs
+    return pairs
+
+
+def _pair_tools(p: Prepared, parsed: Parsed) -> Outcome | list[tuple[Call, _Tool]]:
+    if not p.calling:
+        return _NA
+    failure = _failure(parsed)
     if failure:
-        return _bool(False, *failure)
-    tools = sample.memo("metrics.tools_by_name", _tools_by_name)
+        return failure
+    known = p._rules
     pairs = []
-    for call in completion.calls:
-        tool = tools.get(call.name)
+    for call in parsed.calls:
+        tool = known.get(call[0])
         if tool is None:
-            return _bool(False, ErrorType.wrong_function, f"{call.name!r} is not an offered tool")
-        problems = tool.problems()
-        if problems:
-            return _score(None, ErrorType.invalid_sample, "; ".join(problems))
+            spec = p.tools.get(call[0])
+            if spec is None:
+                return _fail(ErrorType.wrong_function, f"{call[0]!r} is not an offered tool")
+            tool = known[call[0]] = _Tool(spec)
+        if tool.problems:
+            return Outcome(None, ErrorType.invalid_sample, "; ".join(tool.problems))
         pairs.append((call, tool))
     return pairs
 
 
-def _tools_by_name(sample: Sample) -> dict[str, ToolSpec]:
-    return {t.name: t for t in reversed(sample.tools)}  # the first tool of a name wins
-
-
-def schema_hit(sample: Sample, completion: Completion) -> Score:
+def schema_hit(p: Prepared, parsed: Parsed) -> Outcome:
     """1 when every call names an offered tool and gives every required parameter."""
-    pairs = _called_tools(sample, completion)
-    if isinstance(pairs, Score):
+    pairs = _called_tools(p, parsed)
+    if type(pairs) is Outcome:
         return pairs
-    for call, tool in pairs:
-        missing = [p for p in tool.required if p not in call.arguments]
-        if missing:
-            return _bool(False, ErrorType.missing_required, f"{call.name}: missing {missing}")
-    return _bool(True)
+    for (name, arguments), tool in pairs:
+        for required in tool.required:
+            if required not in arguments:
+                missing = [r for r in tool.required if r not in arguments]
+                return _fail(ErrorType.missing_required, f"{name}: missing {missing}")
+    return _PASS
 
 
 # What a JSON Schema failure means for the call, by the keyword that failed.
@@ -314,23 +468,26 @@ _SCHEMA_ERRORS = {
 }
 
 
-def exec_ok(sample: Sample, completion: Completion) -> Score:
+def exec_ok(p: Prepared, parsed: Parsed) -> Outcome:
     """1 when every call's arguments validate against its tool's JSON Schema (types, enums,
     nested objects and arrays; integers are accepted for numbers)."""
-    pairs = _called_tools(sample, completion)
-    if isinstance(pairs, Score):
+    pairs = _called_tools(p, parsed)
+    if type(pairs) is Outcome:
         return pairs
-    for call, tool in pairs:
+    for (name, arguments), tool in pairs:
+        validate = tool.validate
+        if validate is None:
+            validate = tool.validate = tool.spec.validator
         try:
-            problem = tool.validator(call.arguments)
+            problem = validate(arguments)
         except SchemaError as exc:
-            return _score(None, ErrorType.invalid_sample, exc.message)
+            return Outcome(None, ErrorType.invalid_sample, exc.message)
         if problem is not None:
             keyword, path, message = problem
-            where = ".".join(str(p) for p in path) or "arguments"
+            where = ".".join(str(part) for part in path) or "arguments"
             kind = _SCHEMA_ERRORS.get(keyword, ErrorType.type_error)
-            return _bool(False, kind, f"{call.name}.{where}: {message}")
-    return _bool(True)
+            return _fail(kind, f"{name}.{where}: {message}")
+    return _PASS
 
 
 # --- BFCL AST and (ir)relevance ------------------------------------------------------------
@@ -338,62 +495,66 @@ def exec_ok(sample: Sample, completion: Completion) -> Score:
 
 def ast_verdict(sample: Sample, completion: Completion) -> Verdict | None:
     """The BFCL-rule verdict for a sample with an answer; None when there is no answer."""
-    if not _needs_calls(sample):
+    return _ast_verdict(Prepared.of(sample), Parsed.of(completion))
+
+
+def _ast_verdict(p: Prepared, parsed: Parsed) -> Verdict | None:
+    if not p.needs_calls:
         return None
-    failure = call_failure(completion)
+    failure = _failure(parsed)
     if failure:
-        return Verdict(False, failure[0], failure[1])
+        return Verdict(False, failure.error_type, failure.detail)
+    sample = p.sample
     if sample.bfcl_category is not None and sample.bfcl_category not in CATEGORY_MODE:
         reason = f"BFCL AST checking of {sample.bfcl_category} (Java/JS types) is not implemented"
         return Verdict(False, ErrorType.unsupported, reason)
     functions = [t.model_dump() for t in sample.tools]
+    calls = parsed.tool_calls()
     if sample.bfcl_category in CATEGORY_MODE and sample.possible_answer is not None:
-        return check(functions, completion.calls, sample.possible_answer, sample.bfcl_category)
+        return check(functions, calls, sample.possible_answer, sample.bfcl_category)
     answer = sample.possible_answer
     if answer is None:
         answer = answer_from_calls(sample.expected or [], for_checking=True)
     mode = "parallel" if len(answer) > 1 else "multiple"
-    return check(functions, completion.calls, answer, mode=mode)
+    return check(functions, calls, answer, mode=mode)
 
 
-def ast_match(sample: Sample, completion: Completion) -> Score:
+def ast_match(p: Prepared, parsed: Parsed) -> Outcome:
     """BFCL AST verdict as 0/1 (the official rules; see redline.metrics.bfcl)."""
-    verdict = ast_verdict(sample, completion)
+    verdict = _ast_verdict(p, parsed)
     if verdict is None:
-        return NOT_APPLICABLE
+        return _NA
     if verdict.error_type in (ErrorType.invalid_sample, ErrorType.unsupported):
-        return _score(None, verdict.error_type, verdict.detail)
+        return Outcome(None, verdict.error_type, verdict.detail)
     return _bool(verdict.valid, verdict.error_type, verdict.detail)
 
 
-def irrelevance(sample: Sample, completion: Completion) -> Score:
+def irrelevance(p: Prepared, parsed: Parsed) -> Outcome:
     """On samples no offered tool fits: 1 when the model made no call (BFCL: an output that
     does not decode, or decodes to no call, counts as no call)."""
-    if sample.expect != "no_call":
-        return NOT_APPLICABLE
-    called = bool(completion.calls)
-    return _bool(
-        not called, ErrorType.unexpected_call, f"called {[c.name for c in completion.calls]}"
-    )
+    if p.expect != "no_call":
+        return _NA
+    if not parsed.calls:
+        return _PASS
+    return _fail(ErrorType.unexpected_call, f"called {[name for name, _ in parsed.calls]}")
 
 
-def relevance(sample: Sample, completion: Completion) -> Score:
+def relevance(p: Prepared, parsed: Parsed) -> Outcome:
     """On samples that need some call: 1 when the output holds at least one call."""
-    if sample.expect != "any_call":
-        return NOT_APPLICABLE
-    failure = call_failure(completion)
-    return _bool(failure is None, *(failure or (None, "")))
+    if p.expect != "any_call":
+        return _NA
+    return _failure(parsed) or _PASS
 
 
-def format_strict(sample: Sample, completion: Completion) -> Score:
+def format_strict(p: Prepared, parsed: Parsed) -> Outcome:
     """1 when the output is nothing but calls: it parses and no prose stands outside the calls
     (reasoning inside ``<think>`` is not prose). The seed's "no extra natural language"."""
-    if sample.expect not in _CALLING:
-        return NOT_APPLICABLE
-    failure = call_failure(completion)
+    if not p.calling:
+        return _NA
+    failure = _failure(parsed)
     if failure:
-        return _bool(False, *failure)
-    extra = completion.extra_text.strip()
+        return failure
+    extra = parsed.extra_text.strip()
     return _bool(not extra, ErrorType.extra_text, f"text outside the calls: {extra[:80]!r}")
 
 
@@ -417,7 +578,7 @@ def _jaccard(a: set, b: set) -> float:
     return 1.0 if not a and not b else len(a & b) / len(a | b)
 
 
-def toolrl_correctness(sample: Sample, completion: Completion) -> Score:
+def toolrl_correctness(p: Prepared, parsed: Parsed) -> Outcome:
     """ToolRL's correctness measure (Qian et al. 2025), normalised to [0, 1].
 
     Tool-name Jaccard (as sets), plus, over an optimal pairing of predicted and answer calls of
@@ -425,31 +586,30 @@ def toolrl_correctness(sample: Sample, completion: Completion) -> Score:
     its maximum, 1 + answer calls + answer parameters. Optional answer parameters are left out.
     On irrelevance samples the answer is "no call", so no call scores 1.
     """
-    if sample.expect in ("any_call", "answer") or (
-        sample.expect == "calls" and not _needs_calls(sample)
-    ):
-        return NOT_APPLICABLE
+    sample = p.sample
+    if p.expect in ("any_call", "answer") or (p.expect == "calls" and not p.needs_calls):
+        return _NA
     gold = _needed_options(sample)
-    predicted = [] if call_failure(completion) else completion.calls
-    total = _jaccard({n for n, _ in gold}, {c.name for c in predicted})
+    predicted = [] if _failure(parsed) else parsed.calls
+    total = _jaccard({n for n, _ in gold}, {name for name, _ in predicted})
     pair_scores = [
         [
             0.0
-            if call.name != name
-            else _jaccard(set(params), set(call.arguments) - _optional(sample, name))
+            if call_name != name
+            else _jaccard(set(params), set(arguments) - _optional(sample, name))
             + sum(
                 1
-                for p, accepted in params.items()
-                if p in call.arguments and _matches(call.arguments[p], accepted, semantic=False)
+                for param, accepted in params.items()
+                if param in arguments and _matches(arguments[param], accepted, semantic=False)
             )
-            for call in predicted
+            for call_name, arguments in predicted
         ]
         for name, params in gold
     ]
     total += _best_pairing(pair_scores)
     maximum = 1 + len(gold) + sum(len(params) for _, params in gold)
     value = total / maximum
-    return _score(value, None if value == 1.0 else ErrorType.value_error)
+    return _PASS if value == 1.0 else Outcome(value, ErrorType.value_error)
 
 
 def _optional(sample: Sample, name: str) -> set[str]:
@@ -476,23 +636,24 @@ def _best_pairing(scores: list[list[float]]) -> float:
     return float(sum(scores[r][c] for r, c in zip(rows, cols, strict=True)))
 
 
-def answer_check(sample: Sample, completion: Completion) -> Score:
+def answer_check(p: Prepared, parsed: Parsed) -> Outcome:
     """On free-text items (the regression set): 1 when the answer, reasoning removed, passes
     every verifiable check in ``metadata["checks"]``."""
-    if sample.expect != "answer":
-        return NOT_APPLICABLE
-    checks = sample.metadata.get("checks")
+    if p.expect != "answer":
+        return _NA
+    checks = p.sample.metadata.get("checks")
     if not isinstance(checks, list) or not checks:
-        return _score(None, ErrorType.invalid_sample, "the item has no checks")
+        return Outcome(None, ErrorType.invalid_sample, "the item has no checks")
     try:
         # The answer is the whole output but its reasoning, whatever the parser made of it.
-        failed = failed_checks(strip_reasoning(completion.raw)[1], checks)
+        failed = failed_checks(strip_reasoning(parsed.raw)[1], checks)
     except KeyError as exc:
-        return _score(None, ErrorType.invalid_sample, f"unknown check {exc}")
+        return Outcome(None, ErrorType.invalid_sample, f"unknown check {exc}")
     return _bool(not failed, ErrorType.check_failed, f"failed: {', '.join(failed)}")
 
 
-SCORERS: dict[str, Scorer] = {
+# Every scorer as a rule on plain forms; rewards call these directly.
+RULES: dict[str, Rule] = {
     "parse": parse,
     "function_name": function_name,
     "param_f1": param_f1,
@@ -507,6 +668,29 @@ SCORERS: dict[str, Scorer] = {
     "toolrl": toolrl_correctness,
     "answer": answer_check,
 }
+
+
+def score_of(outcome: Outcome) -> Score:
+    """An Outcome as a Score record."""
+    if outcome is _PASS:
+        return PASS
+    if outcome is _NA:
+        return NOT_APPLICABLE
+    return Score(value=outcome.value, error_type=outcome.error_type, detail=outcome.detail)
+
+
+def as_scorer(rule: Rule) -> Scorer:
+    """A rule as a scorer of records: the same verdict, as a Score."""
+
+    def scorer(sample: Sample, completion: Completion) -> Score:
+        return score_of(rule(Prepared.of(sample), Parsed.of(completion)))
+
+    scorer.__name__ = scorer.__qualname__ = rule.__name__
+    scorer.__doc__ = rule.__doc__
+    return scorer
+
+
+SCORERS: dict[str, Scorer] = {name: as_scorer(rule) for name, rule in RULES.items()}
 
 # The scorers whose failures name a record's one error type, in order: the first failure wins.
 # A record that passes its verdict (AST where there is an answer) has no error type, whatever
@@ -537,7 +721,9 @@ def run_scorer(scorer: Scorer, sample: Sample, completion: Completion) -> Score:
     try:
         return scorer(sample, completion)
     except Exception as exc:  # noqa: BLE001 - a scorer bug must not end the run
-        return _score(None, ErrorType.scorer_error, f"{type(exc).__name__}: {exc}")
+        return Score(
+            value=None, error_type=ErrorType.scorer_error, detail=f"{type(exc).__name__}: {exc}"
+        )
 
 
 def score_sample(

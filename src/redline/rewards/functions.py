@@ -11,17 +11,18 @@ import json
 import logging
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from redline.harness.parsing import PARSERS, parse, parse_openai_message
-from redline.metrics.scorers import SCORERS, run_scorer
-from redline.records import Completion, ErrorType, Sample, Score, ToolCall, ToolSpec
+from redline.harness.parsing import PARSERS, Parsed, parse_openai_message_plain, parse_plain
+from redline.metrics.scorers import RULES, Outcome, Prepared
+from redline.records import Completion, ErrorType, Sample, ToolCall, ToolSpec
 
 logger = logging.getLogger("redline.rewards")
 
@@ -40,14 +41,25 @@ _NEEDS_TOOLS = {"schema_hit", "exec", "ast"}
 
 
 @lru_cache(maxsize=8192)
-def _parse(text: str, fmt: str) -> Completion:
-    # Several rewards score the same completion in one step: parse it once. Completions are
-    # immutable records, so sharing them is safe.
-    return parse(text, fmt)
+def _parse(text: str, fmt: str) -> Parsed:
+    # Several rewards score the same completion in one step: parse it once. Parsed outputs are
+    # never changed once made, so sharing them is safe.
+    return parse_plain(text, fmt)
+
+
+def clear_caches() -> None:
+    """Forget every parsed completion and tools text (benchmarks call this so that no timed pass
+    reuses an earlier one's work)."""
+    _parse.cache_clear()
+    _tools_from_text.cache_clear()
 
 
 def completion_of(completion: Any, fmt: str = "auto") -> Completion:
     """A TRL completion (text, or a conversational message list) parsed into a Completion."""
+    return _parsed(completion, fmt).completion()
+
+
+def _parsed(completion: Any, fmt: str) -> Parsed:
     if isinstance(completion, str):
         return _parse(completion, fmt)
     message = completion
@@ -59,7 +71,7 @@ def completion_of(completion: Any, fmt: str = "auto") -> Completion:
             f"a completion is a string or a list of messages, got {type(completion).__name__}"
         )
     if message.get("tool_calls"):
-        return parse_openai_message(message)
+        return parse_openai_message_plain(message)
     content = message.get("content") or ""
     if isinstance(content, list):  # content parts
         content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
@@ -75,8 +87,21 @@ def _loaded(value: Any, column: str) -> Any:
     return value
 
 
+def _tools(value: Any) -> list[ToolSpec]:
+    if isinstance(value, str) and value:
+        return list(_tools_from_text(value))
+    return [ToolSpec.model_validate(t) for t in _loaded(value or [], "tools")]
+
+
+@lru_cache(maxsize=1024)
+def _tools_from_text(text: str) -> tuple[ToolSpec, ...]:
+    # Prompts of a dataset often offer the same tools: read (and compile, see ToolSpec) each
+    # tools text once. ToolSpecs are immutable records, so samples can share them.
+    return tuple(ToolSpec.model_validate(t) for t in _loaded(text, "tools"))
+
+
 def _sample_from_row(row: dict[str, Any]) -> Sample:
-    tools = [ToolSpec.model_validate(t) for t in _loaded(row.get("tools") or [], "tools")]
+    tools = _tools(row.get("tools"))
     possible = row.get("possible_answer")
     possible = _loaded(possible, "possible_answer") if possible is not None else None
     answers = row.get("answers")
@@ -99,13 +124,20 @@ def _row_key(value: Any) -> Any:
     return value if isinstance(value, (str, type(None))) else json.dumps(value, sort_keys=True)
 
 
-Shape = Callable[[dict[str, Score], Sample], float | None]
+_PLAIN_VALUES = frozenset({str, type(None)})  # column values that are their own row key
+
+# A shape maps the rules' outcomes (by scorer name; each has .value, .error_type, .detail) and
+# the sample to the reward.
+Shape = Callable[[Mapping[str, Outcome], Sample], float | None]
 
 
 class RewardFunction:
     """A reward TRL can call. Never raises on a completion: an internal error gives ``None`` for
     that completion (TRL leaves it out), is counted in ``errors`` and logged once. A completion
     that cannot be scored because its sample is malformed also gives ``None`` (``unscored``).
+
+    The scorers run as redline.metrics' rules on plain forms: the same verdicts as the metric
+    scorers, without building a record per completion.
     """
 
     def __init__(
@@ -119,8 +151,12 @@ class RewardFunction:
     ) -> None:
         if fmt != "auto" and fmt not in PARSERS:
             raise ValueError(f"unknown output format {fmt!r}; choose auto, {', '.join(PARSERS)}")
+        unknown = [s for s in scorers if s not in RULES]
+        if unknown:
+            raise ValueError(f"unknown scorer(s) {unknown}; known: {', '.join(RULES)}")
         self.__name__ = name
         self.scorers = tuple(scorers)
+        self._rules = tuple((s, RULES[s]) for s in self.scorers)
         self.shape = shape
         self.reward_range = reward_range
         self.fmt = fmt
@@ -128,39 +164,43 @@ class RewardFunction:
         self.errors = 0
         self.unscored = 0
         self._logged: set[str] = set()
-        self._samples: OrderedDict[tuple, Sample] = OrderedDict()
+        self._samples: OrderedDict[tuple, Prepared] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"<reward {self.__name__} fmt={self.fmt}>"
 
-    def _sample(self, row: dict[str, Any]) -> Sample:
+    def _prepared(self, key: tuple, values: Sequence[Any]) -> Prepared:
+        """The sample of a row given as its values in COLUMNS order, and its row key."""
         # A GRPO group repeats its prompt's columns: build each distinct sample once.
-        key = tuple(_row_key(row.get(c)) for c in COLUMNS)
-        sample = self._samples.get(key)
-        if sample is None:
-            sample = _sample_from_row(row)
-            self._samples[key] = sample
+        prepared = self._samples.get(key)
+        if prepared is None:
+            prepared = Prepared(_sample_from_row(dict(zip(COLUMNS, values, strict=True))))
+            self._samples[key] = prepared
             if len(self._samples) > _SAMPLE_CACHE_SIZE:
                 self._samples.popitem(last=False)
-        return sample
+        return prepared
 
     def score(self, completion: Any, row: dict[str, Any]) -> float | None:
         """The reward of one completion given its dataset row (raises on internal errors)."""
-        return self._evaluate(completion, row)[0]
+        values = [row.get(c) for c in COLUMNS]
+        prepared = self._prepared(tuple(_row_key(v) for v in values), values)
+        return self._evaluate(completion, prepared)[0]
 
-    def _evaluate(self, completion: Any, row: dict[str, Any]) -> tuple[float | None, bool]:
+    def _evaluate(self, completion: Any, prepared: Prepared) -> tuple[float | None, bool]:
         """(reward, whether the sample is malformed)."""
-        sample = self._sample(row)
-        parsed = completion_of(completion, self.fmt)
-        scores = {name: run_scorer(SCORERS[name], sample, parsed) for name in self.scorers}
-        for score in scores.values():
-            if score.error_type is ErrorType.scorer_error:
-                raise RuntimeError(score.detail)
-        value = self.shape(scores, sample)
-        if value is not None and not math.isfinite(value):
+        if type(completion) is str:
+            parsed = _parse(completion, self.fmt)
+        else:
+            parsed = _parsed(completion, self.fmt)
+        scores = {}
+        for name, rule in self._rules:
+            scores[name] = rule(prepared, parsed)
+        value = self.shape(scores, prepared.sample)
+        if value is None:
+            return None, any(s.error_type is ErrorType.invalid_sample for s in scores.values())
+        if not math.isfinite(value):
             raise ValueError(f"reward {self.__name__} computed {value}")
-        invalid = any(s.error_type is ErrorType.invalid_sample for s in scores.values())
-        return value, invalid
+        return value, False
 
     def _check_columns(self, columns: dict[str, Any]) -> None:
         # A missing column is a configuration error: say so at the first step, loudly.
@@ -179,15 +219,34 @@ class RewardFunction:
         self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] = (), **columns: Any
     ) -> list[float | None]:
         self._check_columns(columns)
+        if not isinstance(completions, (list, tuple)):
+            completions = list(completions)  # any iterable, as before
+        count = len(completions)
+        given = [c for c in COLUMNS if c in columns]
+        for c in given:
+            if len(columns[c]) < count:
+                raise IndexError(
+                    f"column {c!r} has {len(columns[c])} values for {count} completions"
+                )
+        # A row's values in COLUMNS order; a row of text (or absent) values is its own key.
+        rows = zip(*(columns[c] if c in columns else repeat(None) for c in COLUMNS), strict=False)
+        plain = all(set(map(type, columns[c])) <= _PLAIN_VALUES for c in given)
         rewards: list[float | None] = []
         failed = 0
-        for index, completion in enumerate(completions):
-            row = {c: columns[c][index] for c in COLUMNS if c in columns}
+        last_key: tuple | None = None
+        prepared: Prepared | None = None
+        for index, (completion, values) in enumerate(zip(completions, rows, strict=False)):
+            key = values if plain else tuple(_row_key(v) for v in values)
             try:
-                value, invalid = self._evaluate(completion, row)
+                if key != last_key or prepared is None:
+                    prepared = None
+                    prepared = self._prepared(key, values)
+                    last_key = key
+                value, invalid = self._evaluate(completion, prepared)
             except Exception as exc:  # noqa: BLE001 - a training step must never die here
                 value, invalid = None, False
                 failed += 1
+                row = {c: v for c, v in zip(COLUMNS, values, strict=True) if c in columns}
                 self._log_once(exc, index, completion, row)
             self.unscored += invalid and value is None
             rewards.append(value)
@@ -219,13 +278,14 @@ class RewardFunction:
 
 
 def _value_of(name: str) -> Shape:
-    def shape(scores: dict[str, Score], sample: Sample) -> float | None:
+    def shape(scores: Mapping[str, Outcome], sample: Sample) -> float | None:
         return scores[name].value
 
+    shape.reads = name  # type: ignore[attr-defined]  # lets a composite read it directly
     return shape
 
 
-def _abstain(scores: dict[str, Score], sample: Sample) -> float | None:
+def _abstain(scores: Mapping[str, Outcome], sample: Sample) -> float | None:
     if sample.expect == "no_call":
         return 1.0 if scores["irrelevance"].value == 1.0 else -1.0
     # A call was needed: refusing (no call at all) is penalised; calling is neutral here, the
@@ -233,7 +293,7 @@ def _abstain(scores: dict[str, Score], sample: Sample) -> float | None:
     return -1.0 if scores["parse"].error_type is ErrorType.no_call else 0.0
 
 
-def _toolrl(scores: dict[str, Score], sample: Sample) -> float | None:
+def _toolrl(scores: Mapping[str, Outcome], sample: Sample) -> float | None:
     correctness = scores["toolrl"].value
     if correctness is None:
         return None
@@ -334,10 +394,14 @@ def make_composite(spec: Any = None, fmt: str = "auto", name: str = "composite")
     scorers = tuple(dict.fromkeys(s for reward, _ in parts for s in reward.scorers))
     total = sum(w for _, w in parts)
 
-    def shape(scores: dict[str, Score], sample: Sample) -> float | None:
+    # A part reads its own scorers' outcomes only; a part that is one scorer's value is read
+    # here directly (a composite runs once per completion).
+    shapes = [(getattr(reward.shape, "reads", None), reward.shape, w) for reward, w in parts]
+
+    def shape(scores: Mapping[str, Outcome], sample: Sample) -> float | None:
         value, weight = 0.0, 0.0
-        for reward, w in parts:
-            part = reward.shape({s: scores[s] for s in reward.scorers}, sample)
+        for reads, part_shape, w in shapes:
+            part = scores[reads].value if reads is not None else part_shape(scores, sample)
             if part is not None:
                 value += w * part
                 weight += w

@@ -1,0 +1,304 @@
+"""The scoring core's fast paths against the general ones: rewards equal the metric scorers'
+scores shaped, a batch equals its rows scored one by one, and each shortcut (plain parsing,
+argument checks, answer matching) gives what the careful path gives, on generated inputs."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from redline.harness import parsing
+from redline.harness.parsing import PARSERS, Parsed, parse, parse_plain
+from redline.metrics.scorers import (
+    SCORERS,
+    _Gold,
+    _matches,
+    _value_key,
+    pair_f1,
+    score_sample,
+)
+from redline.records import Sample, ToolCall
+from redline.rewards import REWARDS, clear_caches, make_reward
+from redline.rewards.functions import _sample_from_row
+from redline.rewards.testing import NO_CALL_TEXT, cases, completions, corrupted
+
+SETTINGS = settings(
+    max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None
+)
+
+
+@st.composite
+def scored_rows(draw: st.DrawFn) -> tuple[dict[str, str], list[str]]:
+    """A dataset row (tools and answers as JSON, sometimes BFCL's possible_answer or an
+    irrelevance row) and completions for it: perfect, corrupted and prose."""
+    case = draw(cases())
+    texts = [draw(completions(case.calls, case.fmt))]
+    texts += [draw(corrupted(case))[1] for _ in range(3)] + [NO_CALL_TEXT]
+    row = {k: v[0] for k, v in case.columns(1).items()}
+    kind = draw(st.sampled_from(["answers", "possible_answer", "no_call"]))
+    if kind == "possible_answer":
+        answer = [{c.name: {k: [v] for k, v in c.arguments.items()}} for c in case.calls]
+        row = {"tools": row["tools"], "possible_answer": json.dumps(answer)}
+    elif kind == "no_call":
+        row = {"tools": row["tools"], "answers": "[]"}
+    return row, texts
+
+
+# --- rewards are the metrics' scores, shaped -----------------------------------------------------
+
+_SINGLE = {"parse": "parse", "schema_hit": "schema_hit", "exec": "exec"}
+_SINGLE |= {"semantic_f1": "semantic_f1", "ast_match": "ast", "format_strict": "format_strict"}
+
+
+@SETTINGS
+@given(example=scored_rows())
+def test_rewards_equal_the_metric_scores(example):
+    row, texts = example
+    sample = _sample_from_row(row)
+    columns = {k: [v] * len(texts) for k, v in row.items()}
+    records = [score_sample(sample, parse(t, "auto")) for t in texts]
+    for reward, scorer in _SINGLE.items():
+        assert REWARDS[reward](completions=texts, **columns) == [
+            r.scores[scorer].value for r in records
+        ], reward
+    parts = [
+        [r.scores[s].value for s in ("parse", "schema_hit", "exec", "semantic_f1")] for r in records
+    ]
+    expected = [
+        None
+        if all(v is None for v in p)
+        else sum(v for v in p if v is not None) / sum(v is not None for v in p)
+        for p in parts
+    ]
+    got = REWARDS["composite"](completions=texts, **columns)
+    assert got == pytest.approx(expected), (got, expected)
+
+
+@SETTINGS
+@given(examples=st.lists(scored_rows(), min_size=2, max_size=4), order=st.randoms())
+def test_a_batch_equals_its_completions_scored_one_by_one(examples, order):
+    # Rows interleaved and repeated as equal but distinct strings, as TRL hands a step over.
+    items = [(dict(row), text) for row, texts in examples for text in texts]
+    order.shuffle(items)
+    batch = {k: [json.loads(json.dumps(row.get(k))) for row, _ in items] for k in _keys(items)}
+    for name in ("composite", "toolrl", "abstain"):
+        fn = make_reward(name)
+        one_by_one = [fn.score(text, row) for row, text in items]
+        assert fn(completions=[t for _, t in items], **batch) == one_by_one, name
+    # Columns given as values rather than JSON text are keyed by their content.
+    listed = {k: [None if v is None else json.loads(v) for v in vs] for k, vs in batch.items()}
+    fn = make_reward("composite")
+    assert fn(completions=[t for _, t in items], **listed) == one_by_one_of(fn, items)
+
+
+def _keys(items: list[tuple[dict[str, str], str]]) -> list[str]:
+    return sorted({k for row, _ in items for k in row})
+
+
+def one_by_one_of(fn: Any, items: list[tuple[dict[str, str], str]]) -> list[float | None]:
+    return [fn.score(text, row) for row, text in items]
+
+
+def test_a_malformed_tools_text_is_an_error_for_every_completion():
+    clear_caches()
+    fn = make_reward("exec")
+    cols = {"tools": ["[{'name': 1}]"] * 2, "answers": ["[]"] * 2}
+    assert fn(completions=["x", "y"], **cols) == [None, None]
+    assert fn(completions=["x"], **{k: v[:1] for k, v in cols.items()}) == [None]
+    assert fn.errors == 3
+
+
+# --- plain parsing -----------------------------------------------------------------------------
+
+
+@SETTINGS
+@given(example=scored_rows(), fmt=st.sampled_from(["auto", *PARSERS]))
+def test_plain_parsing_is_the_record(example, fmt):
+    for text in example[1]:
+        record = parse(text, fmt)
+        plain = parse_plain(text, fmt)
+        assert plain.completion() == record
+        of = Parsed.of(record)
+        assert (of.calls, of.error, of.extra_text, of.reasoning, of.raw) == (
+            plain.calls,
+            plain.error,
+            plain.extra_text,
+            plain.reasoning,
+            plain.raw,
+        )
+
+
+json_ish = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.sampled_from([2**14_001, -(2**14_001), math.nan, math.inf, -math.inf, 1.5, 0.0])
+    | st.text(max_size=4)
+    | st.builds(tuple)
+    | st.builds(object),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=3) | st.integers(0, 3), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+def _deep(depth: int) -> dict[str, Any]:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return {"a": value}
+
+
+@SETTINGS
+@given(value=st.dictionaries(st.text(max_size=3), json_ish, max_size=4))
+def test_the_fast_json_check_agrees_with_the_walk(value):
+    assert parsing._json_problem(value) == parsing._json_walk(value)
+
+
+@pytest.mark.parametrize("depth", [97, 98, 99, 100, 101])
+def test_the_fast_json_check_agrees_at_the_depth_limit(depth):
+    value = _deep(depth)
+    assert parsing._json_problem(value) == parsing._json_walk(value)
+
+
+call_objects = st.one_of(
+    json_ish,
+    st.fixed_dictionaries(
+        {"name": st.sampled_from(["f", "", " ", "\u2003", "g.h", 3, None])},
+        optional={
+            "arguments": json_ish | st.just('{"a": 1}') | st.just(""),
+            "parameters": json_ish,
+        },
+    ),
+)
+
+
+def _outcome(fn: Any, *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except parsing._Fail as fail:
+        return fail.error
+
+
+@SETTINGS
+@given(item=call_objects, where=st.sampled_from([None, 0, 2, "tool_calls[1]"]))
+def test_the_fast_call_check_agrees_with_the_careful_one(item, where):
+    assert _outcome(parsing._call_from_object, item, where) == _outcome(
+        parsing._checked_call, item, where
+    )
+
+
+@SETTINGS
+@given(text=st.text(max_size=12), prefix=st.sampled_from(["", "{", "[{", "[", " {", "```"]))
+def test_the_format_shortcut_agrees_with_the_pattern(text, prefix):
+    rest = prefix + text
+    if parsing.TOOL_CALL_OPEN in rest:
+        expected = "hermes"
+    elif parsing._PYTHON_CALL.match(rest):
+        expected = "python"
+    else:
+        expected = "json"
+    assert parsing._format_of(rest) == expected
+
+
+@SETTINGS
+@given(text=st.text(max_size=8), at=st.integers(0, 8))
+def test_the_quote_shortcut_is_a_json_opener(text, at):
+    if text[at + 1 : at + 2] == '"':
+        assert parsing._JSONISH.match(text, at + 1)
+
+
+# --- answer matching ---------------------------------------------------------------------------
+
+options_values = st.sampled_from(
+    ["", "Paris", " paris ", "PARIS", "New  York", "ǅ", 5, 5.0, 5.5, True, False, None, 0, 1]
+) | st.lists(st.integers(0, 2), max_size=2)
+arg_values = options_values | st.dictionaries(st.sampled_from(["a", "b"]), options_values)
+
+
+def _reference_accepts(options: list[Any], value: Any, semantic: bool) -> bool:
+    # The rule as first written: a key per value, compared with every option's key.
+    if "" in options and value == "" and type(value) is str:
+        return True
+    structured = any(
+        isinstance(o, dict) or (isinstance(o, list) and o and all(isinstance(i, dict) for i in o))
+        for o in options
+    )
+    if structured and isinstance(value, (dict, list)):
+        return _matches(value, options, semantic)
+    return _value_key(value, semantic) in {_value_key(o, semantic) for o in options if o != ""}
+
+
+@SETTINGS
+@given(
+    options=st.lists(
+        options_values | st.dictionaries(st.sampled_from(["a", "b"]), st.lists(options_values)),
+        min_size=1,
+        max_size=4,
+    ),
+    value=arg_values,
+    semantic=st.booleans(),
+)
+def test_answer_matching_agrees_with_the_value_keys(options, value, semantic):
+    assert _Gold(options).accepts(value, semantic) == _reference_accepts(options, value, semantic)
+
+
+def _reference_f1(answer: list[dict[str, Any]], calls: list[ToolCall], semantic: bool) -> float:
+    gold = [(n, p, o) for item in answer for n, params in item.items() for p, o in params.items()]
+    used = [False] * len(gold)
+    predicted = true_pos = optional_hits = 0
+    for call in calls:
+        for param, value in call.arguments.items():
+            predicted += 1
+            for i, (name, p, options) in enumerate(gold):
+                if not used[i] and (name, p) == (call.name, param):
+                    if _reference_accepts(options, value, semantic):
+                        used[i] = True
+                        true_pos += 1
+                        optional_hits += "" in options
+                        break
+    relevant = sum(1 for _, _, o in gold if "" not in o) + optional_hits
+    if not predicted and relevant == 0:
+        names = sorted(next(iter(item)) for item in answer)
+        return 1.0 if sorted(c.name for c in calls) == names else 0.0
+    if true_pos == 0:
+        return 0.0
+    precision, recall = true_pos / predicted, true_pos / relevant
+    return 2 * precision * recall / (precision + recall)
+
+
+params = st.dictionaries(st.sampled_from(["a", "b", "c"]), st.lists(options_values, max_size=3))
+
+
+@SETTINGS
+@given(
+    answer=st.lists(st.dictionaries(st.sampled_from(["f", "g"]), params, min_size=1, max_size=1)),
+    calls=st.lists(
+        st.builds(
+            ToolCall,
+            name=st.sampled_from(["f", "g"]),
+            arguments=st.dictionaries(st.sampled_from(["a", "b", "c"]), arg_values),
+        ),
+        max_size=3,
+    ),
+    semantic=st.booleans(),
+)
+def test_pair_f1_agrees_with_the_reference(answer, calls, semantic):
+    sample = Sample(id="s", messages=[], possible_answer=answer)
+    assert pair_f1(sample, calls, semantic) == pytest.approx(_reference_f1(answer, calls, semantic))
+
+
+def test_metric_scorers_are_the_rules():
+    # One definition per scorer: the record scorers wrap the rules rewards call.
+    from redline.metrics.scorers import RULES
+
+    assert set(SCORERS) == set(RULES)
+    for name, scorer in SCORERS.items():
+        assert scorer.__doc__ == RULES[name].__doc__, name
