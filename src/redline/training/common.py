@@ -53,6 +53,7 @@ def trainer_args(settings: Any, out: Path, progress: bool) -> dict[str, Any]:
         "per_device_train_batch_size": settings.batch_size,
         "gradient_accumulation_steps": settings.gradient_accumulation_steps,
         "lr_scheduler_type": settings.lr_scheduler,
+        "weight_decay": settings.weight_decay,
         "warmup_steps": settings.warmup_ratio,  # a float below 1 is a share of all steps
         "logging_steps": settings.logging_steps,
         "save_strategy": "no",  # adapters are saved by redline: at the end, and by the gate

@@ -52,6 +52,7 @@ class _Common(_Strict):
     gradient_accumulation_steps: int = Field(4, ge=1)
     warmup_ratio: float = Field(0.03, ge=0, lt=1)
     lr_scheduler: str = "linear"  # any transformers scheduler name ("constant", "cosine", ...)
+    weight_decay: float = Field(0.0, ge=0)  # AdamW's decoupled decay, as in TrainingArguments
     logging_steps: int = Field(10, ge=1)
     seed: int = 42
     # None: on where the device supports them (a CUDA GPU; bf16 where it has bf16).
