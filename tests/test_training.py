@@ -76,7 +76,8 @@ def test_prepare_replays_general_prompts_answered_by_the_model(workspace):
     )
     # 10% of the final set: what was kept plus negatives, then the replay on top.
     others = len(rows) - len(general)
-    assert len(general) + empty == round(0.1 * others / 0.9) and len(general) > 0
+    assert report["general_wanted"] == round(0.1 * others / 0.9)
+    assert len(general) + empty == report["general_wanted"] and len(general) > 0
     assert report["general_added"] == len(general)
     assert all(r["completion"][0]["content"].strip() and r["tools"] == "[]" for r in general)
 

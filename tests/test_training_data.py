@@ -240,7 +240,9 @@ def test_general_replay_takes_its_share_with_no_tools_and_the_given_answers(tmp_
     others = prepared.read - len(prepared.drops) + prepared.negatives
     replay = [s for s in prepared.train + prepared.val if s.expect == "answer"]
     assert len(replay) == prepared.general == round(0.1 * others / 0.9) > 0
-    assert prepared.report()["general_added"] == len(replay)
+    report = prepared.report()
+    assert report["general_added"] == report["general_wanted"] == len(replay)
+    assert report["kept"] == prepared.read - len(prepared.drops), "no general prompt was dropped"
     write_prepared(prepared, tmp_path / "out", "native")
     written = [json.loads(line) for line in (tmp_path / "out" / "train.jsonl").open()]
     general_rows = [r for r in written if r["expect"] == "answer"]
@@ -290,6 +292,11 @@ def test_general_replay_drops_evaluation_prompts_and_repeats_and_asks_a_model(tm
         "g_1": ("eval_overlap", "asked by fc:dev"),
         "g_3": ("duplicate", "same general prompt as an earlier one"),
     }
+    assert all(d.general == d.id.startswith("g_") for d in prepared.drops)
+    report = prepared.report()
+    # Rows of the source are what "kept" counts; the file's 2 usable prompts fall short.
+    assert report["kept"] == prepared.read - sum(not d.id.startswith("g_") for d in prepared.drops)
+    assert report["general_added"] == 2 < report["general_wanted"]
 
 
 def test_builtin_general_prompts_are_not_evaluation_prompts():

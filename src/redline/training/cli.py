@@ -120,7 +120,9 @@ def prepare_cmd(
         table.add_row(f"dropped: {layer}", str(count), why)
     table.add_row("negatives added", str(report["negatives_added"]), "")
     if general_share:
-        table.add_row("general replay added", str(report["general_added"]), general)
+        added, wanted = report["general_added"], report["general_wanted"]
+        why = general if added == wanted else f"{general}: {wanted} wanted, the prompts ran out"
+        table.add_row("general replay added", str(added), why)
     table.add_row("train / val", f"{report['train']} / {report['val']}", "seed 42, 90/10")
     console.print(table)
     console.print(f"checked against {len(report['suites_checked'])} evaluation suites")

@@ -71,6 +71,7 @@ class Drop:
     id: str
     layer: str
     reason: str
+    general: bool = False  # a general replay prompt, not a row of the source
 
 
 @dataclass
@@ -83,6 +84,7 @@ class Prepared:
     suites_checked: list[str]
     settings: dict[str, Any] = field(default_factory=dict)
     general: int = 0
+    general_wanted: int = 0
 
     def report(self) -> dict[str, Any]:
         by_layer = Counter(d.layer for d in self.drops)
@@ -92,11 +94,12 @@ class Prepared:
             reasons[d.layer][d.reason.split(": ")[0]] += 1
         return {
             "read": self.read,
-            "kept": self.read - len(self.drops),
+            "kept": self.read - sum(not d.general for d in self.drops),
             "dropped": {layer: by_layer.get(layer, 0) for layer in LAYERS},
             "drop_reasons": {k: dict(v.most_common()) for k, v in reasons.items() if v},
             "negatives_added": self.negatives,
             "general_added": self.general,
+            "general_wanted": self.general_wanted,
             "train": len(self.train),
             "val": len(self.val),
             "suites_checked": self.suites_checked,
@@ -476,7 +479,8 @@ def prepare(
         seen[key] = row.id
         kept.append(sample)
     added = make_negatives(kept, negatives, random.Random(seed))
-    replay = _general_replay(general, general_share, len(kept) + len(added), asked, drops, answerer)
+    wanted = round(general_share * (len(kept) + len(added)) / (1 - general_share))
+    replay = _general_replay(general, wanted, asked, drops, answerer)
     train, val = split(kept + added + replay, seed)
     settings = {
         "source": source,
@@ -489,22 +493,18 @@ def prepare(
         "general_share": general_share,
     }
     checked = [*suites, *extra]
-    return Prepared(train, val, drops, len(rows), len(added), checked, settings, len(replay))
+    return Prepared(
+        train, val, drops, len(rows), len(added), checked, settings, len(replay), wanted
+    )
 
 
 def _general_replay(
-    source: str | None,
-    share: float,
-    others: int,
-    asked: dict[str, str],
-    drops: list[Drop],
-    answerer: Any,
+    source: str | None, want: int, asked: dict[str, str], drops: list[Drop], answerer: Any
 ) -> list[Sample]:
-    """General replay items making up ``share`` of the final set, in the source's order; a
+    """Up to ``want`` general replay items, in the source's order (fewer when it runs out); a
     prompt an evaluation suite asks, or one repeated, is dropped (and reported) like any row."""
     from redline.training.general import read_general, replay_samples
 
-    want = round(share * others / (1 - share)) if share else 0
     if not want or source is None:
         return []
     chosen, seen = [], set()
@@ -513,12 +513,14 @@ def _general_replay(
             break
         text = normalise_prompt(item.prompt)
         if text in asked:
-            drops.append(Drop(item.id, "eval_overlap", f"asked by {asked[text]}"))
+            drops.append(Drop(item.id, "eval_overlap", f"asked by {asked[text]}", general=True))
         elif text in seen:
-            drops.append(Drop(item.id, "duplicate", "same general prompt as an earlier one"))
+            reason = "same general prompt as an earlier one"
+            drops.append(Drop(item.id, "duplicate", reason, general=True))
         else:
             seen.add(text)
             chosen.append(item)
     samples, empty = replay_samples(chosen, answerer, source)
-    drops.extend(Drop(ident, "format", "the model gave an empty general answer") for ident in empty)
+    reason = "the model gave an empty general answer"
+    drops.extend(Drop(ident, "format", reason, general=True) for ident in empty)
     return samples
