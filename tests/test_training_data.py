@@ -342,3 +342,18 @@ def test_cli_general_replay_without_a_model_says_what_to_do(tmp_path):
     )
     assert result.exit_code == 2
     assert "--general-model" in result.output and "builtin" in result.output
+    unused = CliRunner().invoke(
+        app,
+        [
+            "data",
+            "prepare",
+            "--source",
+            "builtin",
+            "--general-model",
+            "smollm2",
+            "--out",
+            str(tmp_path / "d"),
+        ],
+    )
+    assert unused.exit_code == 2 and "--general-share" in unused.output
+    assert not (tmp_path / "d").exists(), "nothing is written for a command that cannot run"

@@ -91,6 +91,8 @@ def prepare_cmd(
     from redline.training.data import DataError, prepare, write_prepared
     from redline.training.general import model_answerer
 
+    if (general_model or general != "builtin") and not general_share:
+        raise _fail("--general and --general-model take effect only with --general-share above 0")
     try:
         answerer = None
         if general_share and general_model:
