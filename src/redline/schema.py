@@ -311,10 +311,6 @@ _DIALECT_LEAVES: dict[str, _Check | _Leaf] = {
 }
 
 
-def _prefixed(step: Any, found: Violation | None) -> Violation | None:
-    return None if found is None else (found[0], (step, *found[1]), found[2])
-
-
 def _run(check: _Check | _Leaf, value: Any) -> Violation | None:
     return _leaf_violation(check, value) if type(check) is tuple else check(value)
 
@@ -379,11 +375,9 @@ def _object_check(
 
     def check_object(value: Any) -> Violation | None:
         if leaf is not None:
-            allowed, integral, shown = leaf
-            if type(value) not in allowed and not (
-                integral and type(value) is float and value.is_integer()
-            ):
-                return "type", (), f"{value!r} is not of type {shown!r}"
+            found = _leaf_violation(leaf, value)
+            if found is not None:
+                return found
         if type(value) is not dict:
             return None
         for name in required:
@@ -424,11 +418,9 @@ def _string_enum(leaf: _Leaf | None, options: list[str]) -> _Check:
 
     def check_strings(value: Any) -> Violation | None:
         if leaf is not None:
-            allowed, integral, shown = leaf
-            if type(value) not in allowed and not (
-                integral and type(value) is float and value.is_integer()
-            ):
-                return "type", (), f"{value!r} is not of type {shown!r}"
+            found = _leaf_violation(leaf, value)
+            if found is not None:
+                return found
         if isinstance(value, str) and value in strings:
             return None
         return "enum", (), f"{value!r} is not one of {options!r}"
