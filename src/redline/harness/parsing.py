@@ -427,10 +427,6 @@ def _find_json_call(text: str) -> tuple[list[Call], int, int]:
             except (StopIteration, ValueError, RecursionError):
                 pass
             else:
-                if type(value) is dict and "name" in value:
-                    return [_call_from_object(value, None)], s, end
-                if type(value) is list and value and type(value[0]) is dict and "name" in value[0]:
-                    return [_call_from_object(item, i) for i, item in enumerate(value)], s, end
                 if _is_callish(value):
                     return _calls_from_value(value), s, end
         e = _skip_balanced(text, s)
@@ -504,10 +500,6 @@ def _completion(
 _EMPTY = (ParseErrorKind.empty, "no output besides reasoning")
 
 
-def _empty() -> tuple[ParseErrorKind, str]:
-    return _EMPTY
-
-
 # --- json -----------------------------------------------------------------------------------
 
 
@@ -521,7 +513,7 @@ def _plain_json(text: str, *stripped: Any) -> Parsed:
     """
     reasoning, rest = stripped or strip_reasoning(text)  # given when the format was detected
     if not rest:
-        return _completion(text, "json", reasoning, rest, error=_empty())
+        return _completion(text, "json", reasoning, rest, error=_EMPTY)
     try:
         calls, start, end = _find_json_call(rest)
     except _Fail as fail:
@@ -588,7 +580,7 @@ def _plain_hermes(text: str, *stripped: Any) -> Parsed:
     """
     reasoning, rest = stripped or strip_reasoning(text)  # given when the format was detected
     if not rest:
-        return _completion(text, "hermes", reasoning, rest, error=_empty())
+        return _completion(text, "hermes", reasoning, rest, error=_EMPTY)
     try:
         calls, extra = _hermes_calls(rest)
     except _Fail as fail:
@@ -774,7 +766,7 @@ def _plain_python(text: str, *stripped: Any) -> Parsed:
     """
     reasoning, rest = stripped or strip_reasoning(text)  # given when the format was detected
     if not rest:
-        return _completion(text, "python", reasoning, rest, error=_empty())
+        return _completion(text, "python", reasoning, rest, error=_EMPTY)
     code, extra = _unfence(rest)
     code = code.strip().strip("`").strip()
     if len(code) >= 2 and code[0] == code[-1] and code[0] in "'\"":
@@ -871,7 +863,7 @@ def parse_openai_message_plain(message: dict[str, Any]) -> Parsed:
 @_never_raises("openai")
 def _plain_openai_text(text: str) -> Parsed:
     if not text.strip():
-        return Parsed(text, "openai", error=_empty())
+        return Parsed(text, "openai", error=_EMPTY)
     try:
         message = _DECODER.decode(text.strip())
     except (ValueError, RecursionError) as err:
