@@ -339,30 +339,11 @@ def _pair_f1(p: Prepared, calls: list[Call], semantic: bool) -> float:
             indices = slots.get(param)
             if indices is None:
                 continue
-            # _Gold.accepts, with the value's own key made once: strings and numbers, the usual
-            # values, are looked up directly.
-            kind = type(value)
-            if kind is str:
-                key = " ".join(value.split()).casefold() if semantic else value  # _normalise_text
-            elif kind is int:
-                key = value
-            elif kind is float:
-                key = int(value) if value.is_integer() else value
-            else:
-                key = None
             for i in indices:
                 if used[i]:
                     continue
                 pair = gold[i]
-                if kind is str:
-                    ok = key in (pair.folded if semantic else pair.strings) or (
-                        pair.optional and value == ""
-                    )
-                elif key is not None:
-                    ok = key in pair.numbers
-                else:
-                    ok = pair.accepts(value, semantic)
-                if ok:
+                if pair.accepts(value, semantic):
                     used[i] = True
                     true_pos += 1
                     optional_hits += pair.optional
