@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from redline.harness.runs import METRICS, read_records
+from redline.harness.runs import METRICS
 from redline.training.common import GATE_LOG, append_jsonl
 from redline.training.config import GateSettings
 
@@ -195,7 +195,7 @@ def make_gate_callback(
             self.gates = {name: Gate(given[name], self.lines) for name in self.suites}
             probe = next((n for n in self.suites if n.startswith("regression")), None)
             probe = probe or next(iter(self.suites))
-            records = read_records(self.baseline[probe] / "samples.jsonl").records
+            records = self.gates[probe].records  # the baseline run's, already read
             backend = self._backend("probe")
             self.kl_pairs = [
                 (backend.prompt(r.sample), r.completion.raw)
