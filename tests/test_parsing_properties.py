@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 
 from redline.harness.parsing import (
     PARSERS,
+    _bare_json,
+    _parse_searching,
     format_calls,
     parse,
     parse_openai_message,
@@ -273,3 +275,62 @@ def test_openai_parser_never_raises(message: dict[str, Any]) -> None:
 
 def test_every_format_is_covered() -> None:
     assert sorted(PARSERS) == sorted(FORMATS)
+
+
+# --- the fast path ----------------------------------------------------------------------------
+
+
+@st.composite
+def json_outputs(draw: st.DrawFn) -> str:
+    """JSON-format outputs, mostly well formed: bare, padded, with "parameters" for "arguments",
+    a single object, odd values (strings of arguments, blank names), prose or tags around."""
+    calls = draw(json_calls)
+    key = draw(st.sampled_from(["arguments", "parameters"]))
+    objects: list[Any] = [{"name": c.name, key: c.arguments} for c in calls]
+    if objects and draw(st.booleans()):  # a tag inside a value: it decides the format
+        tag = draw(st.sampled_from([*TAGS, TAGS[2]]))  # <tool_call> twice: only it flips the format
+        objects[-1][key] = {**objects[-1][key], "note": tag}
+    if objects and draw(st.booleans()):
+        odd = draw(st.sampled_from([json.dumps(objects[0][key]), None, "", [], " ", 3]))
+        objects[0] = {**objects[0], "name" if odd in (" ", 3) else key: odd}
+    value: Any = objects[0] if len(objects) == 1 and draw(st.booleans()) else objects
+    text = json.dumps(value, indent=draw(st.sampled_from([None, 2])), ensure_ascii=False)
+    if draw(st.booleans()):
+        return text + draw(whitespace)
+    around = st.sampled_from(["", " \n", "ok ", "```json\n", "<think>x</think>", "<tool_call>"])
+    return draw(around) + text + draw(around)
+
+
+@settings(SETTINGS, max_examples=300)
+@given(
+    text=st.one_of(json_outputs(), json_outputs(), token_soup, near_misses().map(lambda c: c[1]))
+)
+def test_fast_path_agrees_with_the_search(text: str) -> None:
+    # parse_plain reads the usual output (bare JSON calls) without searching; whenever it does,
+    # the result is what the search gives.
+    fast = _bare_json(text)
+    if fast is None:
+        return
+    for fmt in ("auto", "json"):
+        slow = _parse_searching(text, fmt)
+        got = (fast.raw, fast.format, fast.reasoning, fast.calls, fast.error, fast.extra_text)
+        assert got == (
+            slow.raw,
+            slow.format,
+            slow.reasoning,
+            slow.calls,
+            slow.error,
+            slow.extra_text,
+        )
+
+
+def test_fast_path_takes_the_usual_output() -> None:
+    text = ' [{"name": "f", "arguments": {"a": 1}}]\n'
+    assert _bare_json(text) is not None
+    for other in ("ok " + text, text + "<think>", '{"name": "f", "arguments": "{}"}', "[]"):
+        assert _bare_json(other) is None
+    # A tag inside a value still decides how the whole output is read (reasoning, hermes).
+    for tag in TAGS:
+        inside = json.dumps([{"name": "f", "arguments": {"note": tag}}])
+        assert _bare_json(inside) is None or tag == "</tool_call>"
+        test_fast_path_agrees_with_the_search.hypothesis.inner_test(inside)
