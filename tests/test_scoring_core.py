@@ -23,8 +23,8 @@ from redline.metrics.scorers import (
     score_sample,
 )
 from redline.records import Sample, ToolCall
-from redline.rewards import REWARDS, clear_caches, make_reward
-from redline.rewards.functions import _sample_from_row
+from redline.rewards import REWARDS, clear_caches, make_composite, make_reward
+from redline.rewards.functions import RewardFunction, _sample_from_row
 from redline.rewards.testing import NO_CALL_TEXT, cases, completions, corrupted
 
 SETTINGS = settings(
@@ -94,6 +94,48 @@ def test_a_batch_equals_its_completions_scored_one_by_one(examples, order):
     listed = {k: [None if v is None else json.loads(v) for v in vs] for k, vs in batch.items()}
     fn = make_reward("composite")
     assert fn(completions=[t for _, t in items], **listed) == one_by_one_of(fn, items)
+
+
+@SETTINGS
+@given(
+    example=scored_rows(),
+    weights=st.lists(st.sampled_from([0.0, 0.25, 1.0, 2.5, -1.0]), min_size=4, max_size=4),
+)
+def test_the_inline_weighted_sum_is_the_shape(example, weights):
+    # Rewards that are a weighted sum of scores compute it inline; the shape they carry (what
+    # the general path calls) must give the very same numbers, None included.
+    row, texts = example
+    texts = [*texts[:3], '{"name": "f", "arguments": {"a": 1}}', "[]"]  # five completions
+    columns = {k: [v] * len(texts) for k, v in row.items()}
+    names = ("parse", "schema_hit", "exec", "semantic_f1")
+    spec = [{"name": n, "weight": w} for n, w in zip(names, weights, strict=True)]
+    for fn in (make_composite(spec), make_reward("semantic_f1")):
+        assert fn._weighted is not None
+        general = RewardFunction(fn.__name__, fn.scorers, fn.shape, fn.reward_range, fn.fmt)
+        assert fn(completions=texts, **columns) == general(completions=texts, **columns)
+        # A tool schema that cannot be scored leaves schema_hit and exec out: the rest rescaled.
+        assert fn(completions=texts, **_BAD_SCHEMA) == general(completions=texts, **_BAD_SCHEMA)
+
+
+_BAD_SCHEMA = {
+    "tools": [json.dumps([{"name": "f", "parameters": {"properties": {"a": {"type": "bogus"}}}}])]
+    * 5,
+    "answers": [json.dumps([{"name": "f", "arguments": {"a": 1}}])] * 5,
+}
+
+
+def test_a_repeated_completion_is_scored_once_per_sample():
+    calls = []
+
+    def shape(scores, sample):
+        calls.append(scores["parse"].value)
+        return scores["parse"].value
+
+    fn = RewardFunction("counted", ("parse",), shape)
+    text = '{"name": "f", "arguments": {}}'
+    columns = {"tools": ["[]"] * 4, "answers": ['[{"name": "f", "arguments": {}}]'] * 3 + ["[]"]}
+    assert fn(completions=[text, "no", text, text], **columns) == [1.0, 0.0, 1.0, None]
+    assert len(calls) == 3  # the text twice for the first sample, once for the second
 
 
 def _keys(items: list[tuple[dict[str, str], str]]) -> list[str]:

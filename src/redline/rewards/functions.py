@@ -148,6 +148,7 @@ class RewardFunction:
         reward_range: tuple[float, float] = (0.0, 1.0),
         fmt: str = "auto",
         config: dict[str, Any] | None = None,
+        weights: Sequence[tuple[str, float]] | None = None,
     ) -> None:
         if fmt != "auto" and fmt not in PARSERS:
             raise ValueError(f"unknown output format {fmt!r}; choose auto, {', '.join(PARSERS)}")
@@ -165,6 +166,12 @@ class RewardFunction:
         self.unscored = 0
         self._logged: set[str] = set()
         self._samples: OrderedDict[tuple, Prepared] = OrderedDict()
+        # When the shape is a weighted sum of scorer values (``weights``: scorer, weight), the
+        # loop computes it without building the outcomes' mapping; ``shape`` must agree.
+        self._weighted = None
+        if weights is not None:
+            self._weighted = tuple((RULES[s], w) for s, w in weights)
+            self._total = sum(w for _, w in weights)
 
     def __repr__(self) -> str:
         return f"<reward {self.__name__} fmt={self.fmt}>"
@@ -192,6 +199,19 @@ class RewardFunction:
             parsed = _parse(completion, self.fmt)
         else:
             parsed = _parsed(completion, self.fmt)
+        weighted = self._weighted
+        if weighted is not None:
+            value = weight = 0.0
+            for rule, w in weighted:
+                part = rule(prepared, parsed)[0]
+                if part is not None:
+                    value += w * part
+                    weight += w
+            if weight != 0.0:
+                value *= self._total / weight
+                if math.isfinite(value):
+                    return value, False
+            # None (or no finite sum): the general path below says why.
         scores = {}
         for name, rule in self._rules:
             scores[name] = rule(prepared, parsed)
@@ -235,6 +255,9 @@ class RewardFunction:
         failed = 0
         last_key: tuple | None = None
         prepared: Prepared | None = None
+        # A group's completions are often the same text: score each distinct one once per
+        # sample (rewards are pure).
+        seen: dict[str, tuple[float | None, bool]] = {}
         for index, (completion, values) in enumerate(zip(completions, rows, strict=False)):
             key = values if plain else tuple(_row_key(v) for v in values)
             try:
@@ -242,7 +265,14 @@ class RewardFunction:
                     prepared = None
                     prepared = self._prepared(key, values)
                     last_key = key
-                value, invalid = self._evaluate(completion, prepared)
+                    seen = {}
+                if type(completion) is str:
+                    known = seen.get(completion)
+                    if known is None:
+                        known = seen[completion] = self._evaluate(completion, prepared)
+                    value, invalid = known
+                else:
+                    value, invalid = self._evaluate(completion, prepared)
             except Exception as exc:  # noqa: BLE001 - a training step must never die here
                 value, invalid = None, False
                 failed += 1
@@ -304,7 +334,8 @@ def _toolrl(scores: Mapping[str, Outcome], sample: Sample) -> float | None:
 
 
 def _single(name: str, scorer: str, fmt: str = "auto") -> RewardFunction:
-    return RewardFunction(name, (scorer,), _value_of(scorer), (0.0, 1.0), fmt)
+    shape = _value_of(scorer)
+    return RewardFunction(name, (scorer,), shape, (0.0, 1.0), fmt, weights=[(scorer, 1.0)])
 
 
 def make_reward(name: str, fmt: str = "auto", spec: Any = None) -> RewardFunction:
@@ -399,7 +430,7 @@ def make_composite(spec: Any = None, fmt: str = "auto", name: str = "composite")
     shapes = [(getattr(reward.shape, "reads", None), reward.shape, w) for reward, w in parts]
 
     def shape(scores: Mapping[str, Outcome], sample: Sample) -> float | None:
-        value, weight = 0.0, 0.0
+        value, weight = 0.0, 0.0  # the weighted sum RewardFunction computes inline (weights)
         for reads, part_shape, w in shapes:
             part = scores[reads].value if reads is not None else part_shape(scores, sample)
             if part is not None:
@@ -412,4 +443,9 @@ def make_composite(spec: Any = None, fmt: str = "auto", name: str = "composite")
     low = sum(min(w * r.reward_range[0], w * r.reward_range[1]) for r, w in parts)
     high = sum(max(w * r.reward_range[0], w * r.reward_range[1]) for r, w in parts)
     spec_out = [c.model_dump() for c in components]
-    return RewardFunction(name, scorers, shape, (low, high), fmt, config={"spec": spec_out})
+    weights = None
+    if all(reads is not None for reads, _, _ in shapes):
+        weights = [(reads, w) for reads, _, w in shapes]
+    return RewardFunction(
+        name, scorers, shape, (low, high), fmt, config={"spec": spec_out}, weights=weights
+    )
