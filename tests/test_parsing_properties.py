@@ -327,7 +327,8 @@ def test_fast_path_agrees_with_the_search(text: str) -> None:
 def test_fast_path_takes_the_usual_output() -> None:
     text = ' [{"name": "f", "arguments": {"a": 1}}]\n'
     assert _bare_json(text) is not None
-    for other in ("ok " + text, text + "<think>", '{"name": "f", "arguments": "{}"}', "[]"):
+    assert _bare_json(" [ ]\n").calls == []
+    for other in ("ok " + text, text + "<think>", '{"name": "f", "arguments": "{}"}', "{}"):
         assert _bare_json(other) is None
     # A tag inside a value still decides how the whole output is read (reasoning, hermes).
     for tag in TAGS:

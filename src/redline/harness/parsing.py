@@ -953,9 +953,7 @@ def _bare_json(text: str) -> Parsed | None:
         ):
             return None
         calls.append((name, args))
-    if not calls:
-        return None
-    return Parsed(text, "json", None, calls, None, "")
+    return Parsed(text, "json", None, calls, None, "")  # [] too: a deliberate "no call"
 
 
 _OPENERS = ("[", "{")
