@@ -15,10 +15,14 @@ from hypothesis import strategies as st
 from redline.harness import parsing
 from redline.harness.parsing import PARSERS, Parsed, parse, parse_plain
 from redline.metrics.scorers import (
+    RULES,
     SCORERS,
+    TOGETHER,
+    Prepared,
     _Gold,
     _matches,
     _value_key,
+    checked_calls,
     pair_f1,
     score_sample,
 )
@@ -335,6 +339,23 @@ params = st.dictionaries(st.sampled_from(["a", "b", "c"]), st.lists(options_valu
 def test_pair_f1_agrees_with_the_reference(answer, calls, semantic):
     sample = Sample(id="s", messages=[], possible_answer=answer)
     assert pair_f1(sample, calls, semantic) == pytest.approx(_reference_f1(answer, calls, semantic))
+
+
+@SETTINGS
+@given(example=scored_rows(), order=st.randoms())
+def test_the_rules_scored_together_are_each_rule(example, order):
+    # parse, schema_hit, exec and semantic_f1 come from one pass kept for the last output; asked
+    # in any order about several outputs, each still answers for the output it is given.
+    row, texts = example
+    sample = _sample_from_row(row)
+    outputs = [parse_plain(t, "auto") for t in texts]
+    asks = [(name, i) for name in TOGETHER for i in range(len(outputs))]
+    order.shuffle(asks)
+    shared = Prepared(sample)
+    for name, i in asks:
+        alone = RULES[name](Prepared(sample), outputs[i])
+        assert RULES[name](shared, outputs[i]) == alone, (name, texts[i])
+        assert checked_calls(Prepared(sample), outputs[i])[TOGETHER[name]] == alone
 
 
 def test_metric_scorers_are_the_rules():

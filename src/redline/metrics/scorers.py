@@ -364,23 +364,15 @@ def pair_f1(sample: Sample, calls: list[ToolCall], semantic: bool) -> float:
     return _pair_f1(Prepared.of(sample), [(c.name, c.arguments) for c in calls], semantic)
 
 
-def _f1_rule(semantic: bool) -> Rule:
-    def rule(p: Prepared, parsed: Parsed) -> Outcome:
-        if not p.needs_calls:
-            return _NA
-        failure = _failure(parsed)
-        if failure:
-            return failure
-        value = _pair_f1(p, parsed.calls, semantic)
-        return _PASS if value == 1.0 else _tuple(Outcome, (value, ErrorType.value_error, ""))
-
-    return rule
+def _f1_outcome(value: float) -> Outcome:
+    return _PASS if value == 1.0 else _tuple(Outcome, (value, ErrorType.value_error, ""))
 
 
-param_f1 = _f1_rule(semantic=False)
-param_f1.__doc__ = "F1 of exact (function, parameter, value) pairs; macro mean over samples."
-semantic_f1 = _f1_rule(semantic=True)
-semantic_f1.__doc__ = "F1 of pairs after case/whitespace normalisation; macro mean over samples."
+def param_f1(p: Prepared, parsed: Parsed) -> Outcome:
+    """F1 of exact (function, parameter, value) pairs; macro mean over samples."""
+    if not p.needs_calls:
+        return _NA
+    return _failure(parsed) or _f1_outcome(_pair_f1(p, parsed.calls, False))
 
 
 def semantic_match(p: Prepared, parsed: Parsed) -> Outcome:
@@ -392,52 +384,81 @@ def semantic_match(p: Prepared, parsed: Parsed) -> Outcome:
     return _bool(value == 1.0, ErrorType.value_error, f"semantic F1 {value:.3f}")
 
 
-# --- schema hit and exec -------------------------------------------------------------------
+# --- schema hit, exec and semantic F1, in one pass -----------------------------------------
 
 
-def _called_tools(p: Prepared, parsed: Parsed) -> Outcome | list[tuple[Call, _Tool]]:
-    """Each call with its offered tool, or the Outcome that ends scoring first: not applicable,
-    no usable call, a call to a tool not offered, or a malformed schema (unscored)."""
-    last, pairs = p._last  # schema_hit and exec ask in turn about the same output: keep one
+def checked_calls(p: Prepared, parsed: Parsed) -> tuple[Outcome, Outcome, Outcome, Outcome]:
+    """parse, schema hit, exec and semantic F1 of one output, in one pass: the three call rules
+    share the pairing of each call with its offered tool, and a reward summing them (the default
+    composite) reads all four at once. Kept for the last output asked about, since the rules ask
+    in turn about the same one."""
+    last, outcomes = p._last
     if last is parsed:
-        return pairs
-    pairs = _pair_tools(p, parsed)
-    p._last = parsed, pairs
-    return pairs
-
-
-def _pair_tools(p: Prepared, parsed: Parsed) -> Outcome | list[tuple[Call, _Tool]]:
+        return outcomes
     if not p.calling:
-        return _NA
-    failure = _failure(parsed)
-    if failure:
-        return failure
+        outcomes = _ALL_NA
+    else:
+        failure = _failure(parsed)
+        if failure:
+            outcomes = failure, failure, failure, failure if p.needs_calls else _NA
+        else:
+            calls = parsed.calls
+            hit, valid = _tool_checks(p, calls)
+            f1 = _f1_outcome(_pair_f1(p, calls, True)) if p.needs_calls else _NA
+            outcomes = _PASS, hit, valid, f1
+    p._last = parsed, outcomes
+    return outcomes
+
+
+_ALL_NA = (_NA, _NA, _NA, _NA)
+
+
+def _tool_checks(p: Prepared, calls: list[Call]) -> tuple[Outcome, Outcome]:
+    """(schema hit, exec) of calls that parsed. A call to a tool not offered, or to one whose
+    schema is malformed (unscored), ends both before any arguments are looked at."""
     known = p._rules
-    pairs = []
-    for call in parsed.calls:
-        tool = known.get(call[0])
+    tools = []
+    for name, _ in calls:
+        tool = known.get(name)
         if tool is None:
-            spec = p.tools.get(call[0])
+            spec = p.tools.get(name)
             if spec is None:
-                return _fail(ErrorType.wrong_function, f"{call[0]!r} is not an offered tool")
-            tool = known[call[0]] = _Tool(spec)
+                failure = _fail(ErrorType.wrong_function, f"{name!r} is not an offered tool")
+                return failure, failure
+            tool = known[name] = _Tool(spec)
         if tool.problems:
-            return Outcome(None, ErrorType.invalid_sample, "; ".join(tool.problems))
-        pairs.append((call, tool))
-    return pairs
+            failure = Outcome(None, ErrorType.invalid_sample, "; ".join(tool.problems))
+            return failure, failure
+        tools.append(tool)
+    hit = valid = _PASS
+    for (name, arguments), tool in zip(calls, tools, strict=True):
+        if hit is _PASS:
+            for required in tool.required:
+                if required not in arguments:
+                    missing = [r for r in tool.required if r not in arguments]
+                    hit = _fail(ErrorType.missing_required, f"{name}: missing {missing}")
+                    break
+        if valid is _PASS:
+            valid = _validated(tool, name, arguments)
+        elif hit is not _PASS:
+            break
+    return hit, valid
 
 
-def schema_hit(p: Prepared, parsed: Parsed) -> Outcome:
-    """1 when every call names an offered tool and gives every required parameter."""
-    pairs = _called_tools(p, parsed)
-    if type(pairs) is Outcome:
-        return pairs
-    for (name, arguments), tool in pairs:
-        for required in tool.required:
-            if required not in arguments:
-                missing = [r for r in tool.required if r not in arguments]
-                return _fail(ErrorType.missing_required, f"{name}: missing {missing}")
-    return _PASS
+def _validated(tool: _Tool, name: str, arguments: dict[str, Any]) -> Outcome:
+    validate = tool.validate
+    if validate is None:
+        validate = tool.validate = tool.spec.validator
+    try:
+        problem = validate(arguments)
+    except SchemaError as exc:
+        return Outcome(None, ErrorType.invalid_sample, exc.message)
+    if problem is None:
+        return _PASS
+    keyword, path, message = problem
+    where = ".".join(str(part) for part in path) or "arguments"
+    kind = _SCHEMA_ERRORS.get(keyword, ErrorType.type_error)
+    return _fail(kind, f"{name}.{where}: {message}")
 
 
 # What a JSON Schema failure means for the call, by the keyword that failed.
@@ -449,26 +470,25 @@ _SCHEMA_ERRORS = {
 }
 
 
+def schema_hit(p: Prepared, parsed: Parsed) -> Outcome:
+    """1 when every call names an offered tool and gives every required parameter."""
+    return checked_calls(p, parsed)[1]
+
+
 def exec_ok(p: Prepared, parsed: Parsed) -> Outcome:
     """1 when every call's arguments validate against its tool's JSON Schema (types, enums,
     nested objects and arrays; integers are accepted for numbers)."""
-    pairs = _called_tools(p, parsed)
-    if type(pairs) is Outcome:
-        return pairs
-    for (name, arguments), tool in pairs:
-        validate = tool.validate
-        if validate is None:
-            validate = tool.validate = tool.spec.validator
-        try:
-            problem = validate(arguments)
-        except SchemaError as exc:
-            return Outcome(None, ErrorType.invalid_sample, exc.message)
-        if problem is not None:
-            keyword, path, message = problem
-            where = ".".join(str(part) for part in path) or "arguments"
-            kind = _SCHEMA_ERRORS.get(keyword, ErrorType.type_error)
-            return _fail(kind, f"{name}.{where}: {message}")
-    return _PASS
+    return checked_calls(p, parsed)[2]
+
+
+def semantic_f1(p: Prepared, parsed: Parsed) -> Outcome:
+    """F1 of pairs after case/whitespace normalisation; macro mean over samples."""
+    return checked_calls(p, parsed)[3]
+
+
+# The rules whose outcomes checked_calls gives together, by position: a reward summing some
+# of them reads the four in one call.
+TOGETHER = {"parse": 0, "schema_hit": 1, "exec": 2, "semantic_f1": 3}
 
 
 # --- BFCL AST and (ir)relevance ------------------------------------------------------------

@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from redline.harness.parsing import PARSERS, Parsed, parse_openai_message_plain, parse_plain
-from redline.metrics.scorers import RULES, Outcome, Prepared
+from redline.metrics.scorers import RULES, TOGETHER, Outcome, Prepared, checked_calls
 from redline.records import Completion, ErrorType, Sample, ToolCall, ToolSpec
 
 logger = logging.getLogger("redline.rewards")
@@ -170,8 +170,12 @@ class RewardFunction:
         # loop computes it without building the outcomes' mapping; ``shape`` must agree.
         self._weighted = None
         if weights is not None:
-            self._weighted = tuple((RULES[s], w) for s, w in weights)
             self._total = sum(w for _, w in weights)
+            self._together = all(s in TOGETHER for s, _ in weights)
+            if self._together:  # their outcomes come from one pass: read them by position
+                self._weighted = tuple((TOGETHER[s], w) for s, w in weights)
+            else:
+                self._weighted = tuple((RULES[s], w) for s, w in weights)
 
     def __repr__(self) -> str:
         return f"<reward {self.__name__} fmt={self.fmt}>"
@@ -202,11 +206,19 @@ class RewardFunction:
         weighted = self._weighted
         if weighted is not None:
             value = weight = 0.0
-            for rule, w in weighted:
-                part = rule(prepared, parsed)[0]
-                if part is not None:
-                    value += w * part
-                    weight += w
+            if self._together:
+                outcomes = checked_calls(prepared, parsed)
+                for index, w in weighted:
+                    part = outcomes[index][0]
+                    if part is not None:
+                        value += w * part
+                        weight += w
+            else:
+                for rule, w in weighted:
+                    part = rule(prepared, parsed)[0]
+                    if part is not None:
+                        value += w * part
+                        weight += w
             if weight != 0.0:
                 value *= self._total / weight
                 if math.isfinite(value):
