@@ -292,8 +292,12 @@ class _Gold:
     def accepts(self, value: Any, semantic: bool) -> bool:
         kind = type(value)
         if kind is str:
-            if semantic:
-                return _normalise_text(value) in self.folded or (self.optional and value == "")
+            if semantic:  # an exact match needs no normalising
+                return (
+                    value in self.strings
+                    or _normalise_text(value) in self.folded
+                    or (self.optional and value == "")
+                )
             return value in self.strings or (self.optional and value == "")
         if kind is int:
             return value in self.numbers
