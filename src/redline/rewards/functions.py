@@ -125,6 +125,7 @@ def _row_key(value: Any) -> Any:
 
 
 _PLAIN_VALUES = frozenset({str, type(None)})  # column values that are their own row key
+_FAILED = (None, False)  # what a completion that raised gets
 
 # A shape maps the rules' outcomes (by scorer name; each has .value, .error_type, .detail) and
 # the sample to the reward.
@@ -166,16 +167,18 @@ class RewardFunction:
         self.unscored = 0
         self._logged: set[str] = set()
         self._samples: OrderedDict[tuple, Prepared] = OrderedDict()
-        # When the shape is a weighted sum of scorer values (``weights``: scorer, weight), the
-        # loop computes it without building the outcomes' mapping; ``shape`` must agree.
-        self._weighted = None
+        # When the shape is a weighted sum of scorer values (``weights``: scorer, weight), it is
+        # computed inline, without building the outcomes' mapping; ``shape`` must agree. Scorers
+        # that checked_calls gives together are read from its one pass, by position.
+        self._evaluate = self._shaped_value
         if weights is not None:
             self._total = sum(w for _, w in weights)
-            self._together = all(s in TOGETHER for s, _ in weights)
-            if self._together:  # their outcomes come from one pass: read them by position
-                self._weighted = tuple((TOGETHER[s], w) for s, w in weights)
+            if all(s in TOGETHER for s, _ in weights):
+                self._weighted: tuple = tuple((TOGETHER[s], w) for s, w in weights)
+                self._evaluate = self._summed_together
             else:
                 self._weighted = tuple((RULES[s], w) for s, w in weights)
+                self._evaluate = self._summed
 
     def __repr__(self) -> str:
         return f"<reward {self.__name__} fmt={self.fmt}>"
@@ -197,36 +200,51 @@ class RewardFunction:
         prepared = self._prepared(tuple(_row_key(v) for v in values), values)
         return self._evaluate(completion, prepared)[0]
 
-    def _evaluate(self, completion: Any, prepared: Prepared) -> tuple[float | None, bool]:
-        """(reward, whether the sample is malformed)."""
+    # The three ways to the reward of one completion: each gives (reward, whether the sample is
+    # malformed), and raises on internal errors.
+
+    def _summed_together(self, completion: Any, prepared: Prepared) -> tuple[float | None, bool]:
         if type(completion) is str:
             parsed = _parse(completion, self.fmt)
         else:
             parsed = _parsed(completion, self.fmt)
-        weighted = self._weighted
-        if weighted is not None:
-            value = weight = 0.0
-            if self._together:
-                outcomes = checked_calls(prepared, parsed)
-                for index, w in weighted:
-                    part = outcomes[index][0]
-                    if part is not None:
-                        value += w * part
-                        weight += w
-            else:
-                for rule, w in weighted:
-                    part = rule(prepared, parsed)[0]
-                    if part is not None:
-                        value += w * part
-                        weight += w
-            if weight != 0.0:
-                value *= self._total / weight
-                if math.isfinite(value):
-                    return value, False
-            # None (or no finite sum): the general path below says why.
-        scores = {}
-        for name, rule in self._rules:
-            scores[name] = rule(prepared, parsed)
+        outcomes = checked_calls(prepared, parsed)
+        value = weight = 0.0
+        for index, w in self._weighted:
+            part = outcomes[index][0]
+            if part is not None:
+                value += w * part
+                weight += w
+        if weight != 0.0:
+            value *= self._total / weight
+            if math.isfinite(value):
+                return value, False
+        return self._shaped(prepared, parsed)  # None (or no finite sum): the shape says why
+
+    def _summed(self, completion: Any, prepared: Prepared) -> tuple[float | None, bool]:
+        if type(completion) is str:
+            parsed = _parse(completion, self.fmt)
+        else:
+            parsed = _parsed(completion, self.fmt)
+        value = weight = 0.0
+        for rule, w in self._weighted:
+            part = rule(prepared, parsed)[0]
+            if part is not None:
+                value += w * part
+                weight += w
+        if weight != 0.0:
+            value *= self._total / weight
+            if math.isfinite(value):
+                return value, False
+        return self._shaped(prepared, parsed)
+
+    def _shaped_value(self, completion: Any, prepared: Prepared) -> tuple[float | None, bool]:
+        if type(completion) is str:
+            return self._shaped(prepared, _parse(completion, self.fmt))
+        return self._shaped(prepared, _parsed(completion, self.fmt))
+
+    def _shaped(self, prepared: Prepared, parsed: Parsed) -> tuple[float | None, bool]:
+        scores = {name: rule(prepared, parsed) for name, rule in self._rules}
         value = self.shape(scores, prepared.sample)
         if value is None:
             return None, any(s.error_type is ErrorType.invalid_sample for s in scores.values())
@@ -264,7 +282,9 @@ class RewardFunction:
         rows = zip(*(columns[c] if c in columns else repeat(None) for c in COLUMNS), strict=False)
         plain = all(set(map(type, columns[c])) <= _PLAIN_VALUES for c in given)
         rewards: list[float | None] = []
-        failed = 0
+        append = rewards.append
+        evaluate = self._evaluate
+        failed = unscored = 0
         last_key: tuple | None = None
         prepared: Prepared | None = None
         # A group's completions are often the same text: score each distinct one once per
@@ -281,18 +301,20 @@ class RewardFunction:
                 if type(completion) is str:
                     known = seen.get(completion)
                     if known is None:
-                        known = seen[completion] = self._evaluate(completion, prepared)
-                    value, invalid = known
+                        known = seen[completion] = evaluate(completion, prepared)
                 else:
-                    value, invalid = self._evaluate(completion, prepared)
+                    known = evaluate(completion, prepared)
             except Exception as exc:  # noqa: BLE001 - a training step must never die here
-                value, invalid = None, False
+                known = _FAILED
                 failed += 1
                 row = {c: v for c, v in zip(COLUMNS, values, strict=True) if c in columns}
                 self._log_once(exc, index, completion, row)
-            self.unscored += invalid and value is None
-            rewards.append(value)
+            value = known[0]
+            if value is None and known[1]:
+                unscored += 1
+            append(value)
         self.errors += failed
+        self.unscored += unscored
         log_metric = columns.get("log_metric")
         if failed and callable(log_metric):
             log_metric(f"redline/{self.__name__}/errors", float(failed))
