@@ -388,33 +388,39 @@ def semantic_match(p: Prepared, parsed: Parsed) -> Outcome:
     return _bool(value == 1.0, ErrorType.value_error, f"semantic F1 {value:.3f}")
 
 
-# --- schema hit, exec and semantic F1, in one pass -----------------------------------------
+# --- schema hit and exec; the call rules together ------------------------------------------------
 
 
 def checked_calls(p: Prepared, parsed: Parsed) -> tuple[Outcome, Outcome, Outcome, Outcome]:
-    """parse, schema hit, exec and semantic F1 of one output, in one pass: the three call rules
-    share the pairing of each call with its offered tool, and a reward summing them (the default
-    composite) reads all four at once. Kept for the last output asked about, since the rules ask
+    """parse, schema hit, exec and semantic F1 of one output, together: the same outcomes as the
+    four rules, for a reward that sums them (the default composite) in one pass."""
+    if not p.calling:
+        return _ALL_NA
+    failure = _failure(parsed)
+    if failure:
+        return failure, failure, failure, failure if p.needs_calls else _NA
+    calls = parsed.calls
+    hit, valid = _tool_checks(p, calls)
+    f1 = _f1_outcome(_pair_f1(p, calls, True)) if p.needs_calls else _NA
+    return _PASS, hit, valid, f1
+
+
+_ALL_NA = (_NA, _NA, _NA, _NA)
+
+
+def _tool_outcomes(p: Prepared, parsed: Parsed) -> tuple[Outcome, Outcome]:
+    """(schema hit, exec) of one output, kept for the last output asked about: the two rules ask
     in turn about the same one."""
     last, outcomes = p._last
     if last is parsed:
         return outcomes
     if not p.calling:
-        outcomes = _ALL_NA
+        outcomes = _NA, _NA
     else:
         failure = _failure(parsed)
-        if failure:
-            outcomes = failure, failure, failure, failure if p.needs_calls else _NA
-        else:
-            calls = parsed.calls
-            hit, valid = _tool_checks(p, calls)
-            f1 = _f1_outcome(_pair_f1(p, calls, True)) if p.needs_calls else _NA
-            outcomes = _PASS, hit, valid, f1
+        outcomes = (failure, failure) if failure else _tool_checks(p, parsed.calls)
     p._last = parsed, outcomes
     return outcomes
-
-
-_ALL_NA = (_NA, _NA, _NA, _NA)
 
 
 def _tool_checks(p: Prepared, calls: list[Call]) -> tuple[Outcome, Outcome]:
@@ -476,22 +482,24 @@ _SCHEMA_ERRORS = {
 
 def schema_hit(p: Prepared, parsed: Parsed) -> Outcome:
     """1 when every call names an offered tool and gives every required parameter."""
-    return checked_calls(p, parsed)[1]
+    return _tool_outcomes(p, parsed)[0]
 
 
 def exec_ok(p: Prepared, parsed: Parsed) -> Outcome:
     """1 when every call's arguments validate against its tool's JSON Schema (types, enums,
     nested objects and arrays; integers are accepted for numbers)."""
-    return checked_calls(p, parsed)[2]
+    return _tool_outcomes(p, parsed)[1]
 
 
 def semantic_f1(p: Prepared, parsed: Parsed) -> Outcome:
     """F1 of pairs after case/whitespace normalisation; macro mean over samples."""
-    return checked_calls(p, parsed)[3]
+    if not p.needs_calls:
+        return _NA
+    return _failure(parsed) or _f1_outcome(_pair_f1(p, parsed.calls, True))
 
 
-# The rules whose outcomes checked_calls gives together, by position: a reward summing some
-# of them reads the four in one call.
+# The rules checked_calls gives together, by position: a reward summing several of them reads
+# the four in one call.
 TOGETHER = {"parse": 0, "schema_hit": 1, "exec": 2, "semantic_f1": 3}
 
 

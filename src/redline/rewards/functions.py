@@ -173,7 +173,7 @@ class RewardFunction:
         self._evaluate = self._shaped_value
         if weights is not None:
             self._total = sum(w for _, w in weights)
-            if all(s in TOGETHER for s, _ in weights):
+            if len(weights) > 1 and all(s in TOGETHER for s, _ in weights):
                 self._weighted: tuple = tuple((TOGETHER[s], w) for s, w in weights)
                 self._evaluate = self._summed_together
             else:
