@@ -388,7 +388,7 @@ def semantic_match(p: Prepared, parsed: Parsed) -> Outcome:
     return _bool(value == 1.0, ErrorType.value_error, f"semantic F1 {value:.3f}")
 
 
-# --- schema hit and exec; the call rules together ------------------------------------------------
+# --- schema hit and exec; the call rules together ------------------------------------------
 
 
 def checked_calls(p: Prepared, parsed: Parsed) -> tuple[Outcome, Outcome, Outcome, Outcome]:
