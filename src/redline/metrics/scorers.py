@@ -400,7 +400,11 @@ def checked_calls(p: Prepared, parsed: Parsed) -> tuple[Outcome, Outcome, Outcom
     if failure:
         return failure, failure, failure, failure if p.needs_calls else _NA
     calls = parsed.calls
-    hit, valid = _tool_checks(p, calls)
+    tools = _offered(p, calls)
+    if type(tools) is Outcome:
+        hit = valid = tools
+    else:
+        hit, valid = _required(calls, tools), _valid(calls, tools)
     f1 = _f1_outcome(_pair_f1(p, calls, True)) if p.needs_calls else _NA
     return _PASS, hit, valid, f1
 
@@ -408,24 +412,22 @@ def checked_calls(p: Prepared, parsed: Parsed) -> tuple[Outcome, Outcome, Outcom
 _ALL_NA = (_NA, _NA, _NA, _NA)
 
 
-def _tool_outcomes(p: Prepared, parsed: Parsed) -> tuple[Outcome, Outcome]:
-    """(schema hit, exec) of one output, kept for the last output asked about: the two rules ask
-    in turn about the same one."""
-    last, outcomes = p._last
+def _called_tools(p: Prepared, parsed: Parsed) -> Outcome | list[_Tool]:
+    """The offered tool of each call, or the Outcome that ends scoring first: not applicable, no
+    usable call, a call to a tool not offered, or a malformed schema (unscored). Kept for the
+    last output asked about: schema_hit and exec ask in turn about the same one."""
+    last, tools = p._last
     if last is parsed:
-        return outcomes
+        return tools
     if not p.calling:
-        outcomes = _NA, _NA
+        tools = _NA
     else:
-        failure = _failure(parsed)
-        outcomes = (failure, failure) if failure else _tool_checks(p, parsed.calls)
-    p._last = parsed, outcomes
-    return outcomes
+        tools = _failure(parsed) or _offered(p, parsed.calls)
+    p._last = parsed, tools
+    return tools
 
 
-def _tool_checks(p: Prepared, calls: list[Call]) -> tuple[Outcome, Outcome]:
-    """(schema hit, exec) of calls that parsed. A call to a tool not offered, or to one whose
-    schema is malformed (unscored), ends both before any arguments are looked at."""
+def _offered(p: Prepared, calls: list[Call]) -> Outcome | list[_Tool]:
     known = p._rules
     tools = []
     for name, _ in calls:
@@ -433,26 +435,29 @@ def _tool_checks(p: Prepared, calls: list[Call]) -> tuple[Outcome, Outcome]:
         if tool is None:
             spec = p.tools.get(name)
             if spec is None:
-                failure = _fail(ErrorType.wrong_function, f"{name!r} is not an offered tool")
-                return failure, failure
+                return _fail(ErrorType.wrong_function, f"{name!r} is not an offered tool")
             tool = known[name] = _Tool(spec)
         if tool.problems:
-            failure = Outcome(None, ErrorType.invalid_sample, "; ".join(tool.problems))
-            return failure, failure
+            return Outcome(None, ErrorType.invalid_sample, "; ".join(tool.problems))
         tools.append(tool)
-    hit = valid = _PASS
+    return tools
+
+
+def _required(calls: list[Call], tools: list[_Tool]) -> Outcome:
     for (name, arguments), tool in zip(calls, tools, strict=True):
-        if hit is _PASS:
-            for required in tool.required:
-                if required not in arguments:
-                    missing = [r for r in tool.required if r not in arguments]
-                    hit = _fail(ErrorType.missing_required, f"{name}: missing {missing}")
-                    break
-        if valid is _PASS:
-            valid = _validated(tool, name, arguments)
-        elif hit is not _PASS:
-            break
-    return hit, valid
+        for required in tool.required:
+            if required not in arguments:
+                missing = [r for r in tool.required if r not in arguments]
+                return _fail(ErrorType.missing_required, f"{name}: missing {missing}")
+    return _PASS
+
+
+def _valid(calls: list[Call], tools: list[_Tool]) -> Outcome:
+    for (name, arguments), tool in zip(calls, tools, strict=True):
+        outcome = _validated(tool, name, arguments)
+        if outcome is not _PASS:
+            return outcome
+    return _PASS
 
 
 def _validated(tool: _Tool, name: str, arguments: dict[str, Any]) -> Outcome:
@@ -482,13 +487,19 @@ _SCHEMA_ERRORS = {
 
 def schema_hit(p: Prepared, parsed: Parsed) -> Outcome:
     """1 when every call names an offered tool and gives every required parameter."""
-    return _tool_outcomes(p, parsed)[0]
+    tools = _called_tools(p, parsed)
+    if type(tools) is Outcome:
+        return tools
+    return _required(parsed.calls, tools)
 
 
 def exec_ok(p: Prepared, parsed: Parsed) -> Outcome:
     """1 when every call's arguments validate against its tool's JSON Schema (types, enums,
     nested objects and arrays; integers are accepted for numbers)."""
-    return _tool_outcomes(p, parsed)[1]
+    tools = _called_tools(p, parsed)
+    if type(tools) is Outcome:
+        return tools
+    return _valid(parsed.calls, tools)
 
 
 def semantic_f1(p: Prepared, parsed: Parsed) -> Outcome:
