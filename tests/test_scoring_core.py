@@ -114,7 +114,7 @@ def test_the_inline_weighted_sum_is_the_shape(example, weights):
     names = ("parse", "schema_hit", "exec", "semantic_f1")
     spec = [{"name": n, "weight": w} for n, w in zip(names, weights, strict=True)]
     for fn in (make_composite(spec), make_reward("semantic_f1")):
-        assert fn._weighted is not None
+        assert fn._evaluate.__func__ is RewardFunction._summed  # the inline sum
         general = RewardFunction(fn.__name__, fn.scorers, fn.shape, fn.reward_range, fn.fmt)
         assert fn(completions=texts, **columns) == general(completions=texts, **columns)
         # A tool schema that cannot be scored leaves schema_hit and exec out: the rest rescaled.

@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from redline.harness.parsing import PARSERS, Parsed, parse_openai_message_plain, parse_plain
-from redline.metrics.scorers import RULES, TOGETHER, Outcome, Prepared, checked_calls
+from redline.metrics.scorers import RULES, TOGETHER, Outcome, Prepared, Rule, checked_calls
 from redline.records import Completion, ErrorType, Sample, ToolCall, ToolSpec
 
 logger = logging.getLogger("redline.rewards")
@@ -172,13 +172,16 @@ class RewardFunction:
         # that checked_calls gives together are read from its one pass, by position.
         self._evaluate = self._shaped_value
         if weights is not None:
+            self._evaluate = self._summed
             self._total = sum(w for _, w in weights)
+            # (position among the outcomes, weight); the outcomes are checked_calls' or, when
+            # _summed_rules is set, those rules' in order.
+            self._summed_rules: tuple[Rule, ...] | None = None
             if len(weights) > 1 and all(s in TOGETHER for s, _ in weights):
-                self._weighted: tuple = tuple((TOGETHER[s], w) for s, w in weights)
-                self._evaluate = self._summed_together
+                self._weighted = tuple((TOGETHER[s], w) for s, w in weights)
             else:
-                self._weighted = tuple((RULES[s], w) for s, w in weights)
-                self._evaluate = self._summed
+                self._summed_rules = tuple(RULES[s] for s, _ in weights)
+                self._weighted = tuple((i, w) for i, (_, w) in enumerate(weights))
 
     def __repr__(self) -> str:
         return f"<reward {self.__name__} fmt={self.fmt}>"
@@ -200,15 +203,19 @@ class RewardFunction:
         prepared = self._prepared(tuple(_row_key(v) for v in values), values)
         return self._evaluate(completion, prepared)[0]
 
-    # The three ways to the reward of one completion: each gives (reward, whether the sample is
+    # The two ways to the reward of one completion: each gives (reward, whether the sample is
     # malformed), and raises on internal errors.
 
-    def _summed_together(self, completion: Any, prepared: Prepared) -> tuple[float | None, bool]:
+    def _summed(self, completion: Any, prepared: Prepared) -> tuple[float | None, bool]:
         if type(completion) is str:
             parsed = _parse(completion, self.fmt)
         else:
             parsed = _parsed(completion, self.fmt)
-        outcomes = checked_calls(prepared, parsed)
+        rules = self._summed_rules
+        if rules is None:
+            outcomes = checked_calls(prepared, parsed)
+        else:
+            outcomes = [rule(prepared, parsed) for rule in rules]
         value = weight = 0.0
         for index, w in self._weighted:
             part = outcomes[index][0]
@@ -220,23 +227,6 @@ class RewardFunction:
             if math.isfinite(value):
                 return value, False
         return self._shaped(prepared, parsed)  # None (or no finite sum): the shape says why
-
-    def _summed(self, completion: Any, prepared: Prepared) -> tuple[float | None, bool]:
-        if type(completion) is str:
-            parsed = _parse(completion, self.fmt)
-        else:
-            parsed = _parsed(completion, self.fmt)
-        value = weight = 0.0
-        for rule, w in self._weighted:
-            part = rule(prepared, parsed)[0]
-            if part is not None:
-                value += w * part
-                weight += w
-        if weight != 0.0:
-            value *= self._total / weight
-            if math.isfinite(value):
-                return value, False
-        return self._shaped(prepared, parsed)
 
     def _shaped_value(self, completion: Any, prepared: Prepared) -> tuple[float | None, bool]:
         if type(completion) is str:
