@@ -372,11 +372,15 @@ def _f1_outcome(value: float) -> Outcome:
     return _PASS if value == 1.0 else _tuple(Outcome, (value, ErrorType.value_error, ""))
 
 
-def param_f1(p: Prepared, parsed: Parsed) -> Outcome:
-    """F1 of exact (function, parameter, value) pairs; macro mean over samples."""
+def _f1(p: Prepared, parsed: Parsed, semantic: bool) -> Outcome:
     if not p.needs_calls:
         return _NA
-    return _failure(parsed) or _f1_outcome(_pair_f1(p, parsed.calls, False))
+    return _failure(parsed) or _f1_outcome(_pair_f1(p, parsed.calls, semantic))
+
+
+def param_f1(p: Prepared, parsed: Parsed) -> Outcome:
+    """F1 of exact (function, parameter, value) pairs; macro mean over samples."""
+    return _f1(p, parsed, semantic=False)
 
 
 def semantic_match(p: Prepared, parsed: Parsed) -> Outcome:
@@ -504,9 +508,7 @@ def exec_ok(p: Prepared, parsed: Parsed) -> Outcome:
 
 def semantic_f1(p: Prepared, parsed: Parsed) -> Outcome:
     """F1 of pairs after case/whitespace normalisation; macro mean over samples."""
-    if not p.needs_calls:
-        return _NA
-    return _failure(parsed) or _f1_outcome(_pair_f1(p, parsed.calls, True))
+    return _f1(p, parsed, semantic=True)
 
 
 # The rules checked_calls gives together, by position: a reward summing several of them reads
