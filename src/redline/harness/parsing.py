@@ -311,7 +311,13 @@ def _json_type(value: Any) -> str:
 def _call_from_object(item: Any, where: str | int | None) -> Call:
     """One call object; ``where`` names it in messages (its index in a list, None: the only one,
     or the words)."""
-    if type(item) is dict and "name" in item:  # a well-formed call, the usual case: checked fast
+    return _well_formed_call(item) or _checked_call(item, where)
+
+
+def _well_formed_call(item: Any) -> Call | None:
+    """The usual call object, a name and an arguments object of plain JSON, checked fast; None
+    means "look closer" (see _checked_call)."""
+    if type(item) is dict and "name" in item:
         name = item["name"]
         args = item["arguments"] if "arguments" in item else item.get("parameters")
         if (
@@ -322,7 +328,7 @@ def _call_from_object(item: Any, where: str | int | None) -> Call:
             and _plainly_json(args, 1)
         ):
             return name, args
-    return _checked_call(item, where)
+    return None
 
 
 def _checked_call(item: Any, where: str | int | None) -> Call:
@@ -940,19 +946,10 @@ def _bare_json(text: str) -> Parsed | None:
     items = value if type(value) is list else (value,)
     calls = []
     for item in items:
-        if type(item) is not dict or "name" not in item:
+        call = _well_formed_call(item)
+        if call is None:
             return None
-        name = item["name"]
-        args = item["arguments"] if "arguments" in item else item.get("parameters")
-        if not (
-            type(name) is str
-            and type(args) is dict
-            and name
-            and not name.isspace()
-            and _plainly_json(args, 1)
-        ):
-            return None
-        calls.append((name, args))
+        calls.append(call)
     return Parsed(text, "json", None, calls, None, "")  # [] too: a deliberate "no call"
 
 
