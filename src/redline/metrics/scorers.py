@@ -39,10 +39,6 @@ class Outcome(NamedTuple):
     error_type: ErrorType | None = None
     detail: str = ""
 
-    @property
-    def scored(self) -> bool:
-        return self.value is not None
-
 
 Call = tuple[str, dict[str, Any]]  # (name, arguments), as in Parsed.calls
 _CALLING = ("calls", "any_call")  # expectations where the model should call a tool
@@ -124,7 +120,7 @@ def _fail(error: ErrorType | None, detail: str) -> Outcome:
 
 
 def _bool(ok: bool, error: ErrorType | None = None, detail: str = "") -> Outcome:
-    return _PASS if ok else _tuple(Outcome, (0.0, error, detail))
+    return _PASS if ok else _fail(error, detail)
 
 
 def _failure(parsed: Parsed) -> Outcome | None:
