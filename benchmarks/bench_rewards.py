@@ -9,6 +9,11 @@ a pass is what a GRPO step may reuse too (a group's sample, a tools text met aga
 completion). The official checker gets the same outputs already decoded (format check +
 ast_checker), so it pays neither for parsing text nor for decoding tools and answers.
 Target: composite >= 1x the official rate. --components also times each part alone.
+
+A GRPO step of `redline train` calls five rewards on the same completions: the composite, then
+each of its four parts at weight 0 (so TRL logs them). That line times the five as the step
+calls them: each reward over a batch of --step-prompts prompt groups in turn, fresh rewards and
+caches every pass; its rate is completions per second through all five.
 Run: make bench   (or .venv/bin/python benchmarks/bench_rewards.py --completions 20000)
 """
 
@@ -26,6 +31,7 @@ from redline.records import ToolCall
 from redline.rewards import DEFAULT_SPEC, clear_caches, make_composite, make_reward
 from redline.suites.bfcl_cases import mutations
 from redline.suites.bfcl_data import PYTHON_AST_CATEGORIES, load_entries
+from redline.training.grpo import reward_functions
 
 
 def build_groups(limit: int):
@@ -48,6 +54,16 @@ def build_groups(limit: int):
     return groups, total
 
 
+def step_batches(groups, prompts: int):
+    """The groups joined ``prompts`` at a time, as one GRPO step's batch: (columns, texts)."""
+    batches = []
+    for start in range(0, len(groups), prompts):
+        chunk = groups[start : start + prompts]
+        columns = {c: [v for group in chunk for v in group[0][c]] for c in chunk[0][0]}
+        batches.append((columns, [text for group in chunk for text in group[1]]))
+    return batches
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -55,6 +71,9 @@ def main() -> None:
     parser.add_argument("--completions", type=int, default=20_000)
     parser.add_argument("--repeats", type=int, default=5, help="timed passes (best reported)")
     parser.add_argument("--components", action="store_true", help="also time each part alone")
+    parser.add_argument(
+        "--step-prompts", type=int, default=8, help="prompt groups in a GRPO step's batch"
+    )
     args = parser.parse_args()
 
     groups, total = build_groups(args.completions)
@@ -80,7 +99,18 @@ def main() -> None:
                 theirs(functions, calls, answer, category)
         return time.perf_counter() - start
 
-    passes = {"composite": run_composite, "official": run_official}
+    batches = step_batches(groups, args.step_prompts)
+
+    def run_step() -> float:
+        clear_caches()
+        rewards, _ = reward_functions(DEFAULT_SPEC, "json")  # as redline train builds them
+        start = time.perf_counter()
+        for columns, texts in batches:
+            for reward in rewards:
+                reward(prompts=[""] * len(texts), completions=texts, **columns)
+        return time.perf_counter() - start
+
+    passes = {"composite": run_composite, "official": run_official, "step": run_step}
     parts = [c["name"] for c in DEFAULT_SPEC] if args.components else []
     for name in parts:
         passes[name] = timed(lambda name=name: make_reward(name))
@@ -90,6 +120,10 @@ def main() -> None:
     print(f"redline composite reward (from text)  : {rate['composite']:10,.0f} completions/s")
     print(f"official BFCL checker (decoded input) : {rate['official']:10,.0f} entries/s")
     print(f"ratio composite / official: {rate['composite'] / rate['official']:.2f}x")
+    print(
+        f"a GRPO step's five rewards (composite + its parts, {args.step_prompts} prompts a batch)"
+        f": {rate['step']:,.0f} completions/s"
+    )
     for name in parts:
         print(f"  {name + ' reward alone':34s} : {rate[name]:10,.0f} completions/s")
 
