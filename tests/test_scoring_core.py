@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from redline.harness import parsing
 from redline.harness.parsing import PARSERS, Parsed, parse, parse_plain
+from redline.metrics import scorers
 from redline.metrics.scorers import (
     RULES,
     SCORERS,
@@ -27,9 +28,17 @@ from redline.metrics.scorers import (
     score_sample,
 )
 from redline.records import Sample, ToolCall
-from redline.rewards import REWARDS, clear_caches, make_composite, make_reward
+from redline.rewards import (
+    DEFAULT_SPEC,
+    REWARDS,
+    clear_caches,
+    functions,
+    make_composite,
+    make_reward,
+)
 from redline.rewards.functions import RewardFunction, _sample_from_row
 from redline.rewards.testing import NO_CALL_TEXT, cases, completions, corrupted
+from redline.training.grpo import reward_functions
 
 SETTINGS = settings(
     max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None
@@ -140,6 +149,92 @@ def test_a_repeated_completion_is_scored_once_per_sample():
     columns = {"tools": ["[]"] * 4, "answers": ['[{"name": "f", "arguments": {}}]'] * 3 + ["[]"]}
     assert fn(completions=[text, "no", text, text], **columns) == [1.0, 0.0, 1.0, None]
     assert len(calls) == 3  # the text twice for the first sample, once for the second
+
+
+def _step(examples: list[tuple[dict[str, str], list[str]]]) -> tuple[list[str], dict[str, list]]:
+    """One GRPO step's completions and columns: each row repeated for its completions."""
+    items = [(row, text) for row, texts in examples for text in texts]
+    columns = {k: [row.get(k) for row, _ in items] for k in _keys(items)}
+    return [text for _, text in items], columns
+
+
+@SETTINGS
+@given(examples=st.lists(scored_rows(), min_size=1, max_size=3))
+def test_a_step_s_rewards_each_score_as_if_alone(examples):
+    # redline train calls the composite, then each of its parts, on the same completions; the
+    # parts read what the composite worked out, and must give what each gives alone.
+    texts, columns = _step(examples)
+    clear_caches()
+    rewards, _ = reward_functions(DEFAULT_SPEC, "json")
+    together = [fn(completions=texts, **columns) for fn in rewards]
+    for fn, got in zip(rewards, together, strict=True):
+        clear_caches()
+        assert make_reward(fn.__name__, fn.fmt)(completions=texts, **columns) == got, fn.__name__
+
+
+def test_a_step_s_rewards_build_each_sample_and_score_each_completion_once(monkeypatch):
+    built, validated, f1 = [], [], []
+
+    def counted(log: list, real: Any) -> Any:
+        def wrapper(*args: Any) -> Any:
+            log.append(1)
+            return real(*args)
+
+        return wrapper
+
+    monkeypatch.setattr(functions, "_sample_from_row", counted(built, _sample_from_row))
+    monkeypatch.setattr(scorers, "_validated", counted(validated, scorers._validated))
+    monkeypatch.setattr(scorers, "_pair_f1", counted(f1, scorers._pair_f1))
+    right = '{"name": "f", "arguments": {"a": 1}}'
+    texts = [right, '{"name": "f", "arguments": {"a": "x"}}', right[:-2], "[]"]
+    rows = [_STEP_ROW, {**_STEP_ROW, "answers": '[{"name": "f", "arguments": {"a": 2}}]'}]
+    texts, columns = _step([(row, texts) for row in rows])
+    clear_caches()
+    composite, *parts = reward_functions(DEFAULT_SPEC, "json")[0]
+    first = composite(completions=texts, **columns)
+    assert first == [1.0, 0.5, 0.0, 0.0, 0.75, 0.5, 0.0, 0.0]
+    assert (len(built), len(validated), len(f1)) == (2, 4, 4)
+    for fn in parts:
+        fn(completions=texts, **columns)
+    assert (len(built), len(validated), len(f1)) == (2, 4, 4)  # nothing built or scored again
+    clear_caches()  # forgets the samples and the outcomes
+    make_reward("exec")(completions=texts, **columns)
+    assert (len(built), len(validated)) == (4, 8)
+    # Conversational completions (what redline train's prompts give) are shared alike.
+    clear_caches()
+    messages = [[{"role": "assistant", "content": text}] for text in texts]
+    assert composite(completions=messages, **columns) == first
+    for fn in parts:
+        fn(completions=messages, **columns)
+    assert (len(built), len(validated), len(f1)) == (6, 12, 8)
+
+
+def test_what_a_step_keeps_is_bounded(monkeypatch):
+    monkeypatch.setattr(functions, "_SAMPLE_CACHE_SIZE", 2)
+    clear_caches()
+    rows = [
+        {**_STEP_ROW, "answers": json.dumps([{"name": "f", "arguments": {"a": i}}])}
+        for i in range(3)
+    ]
+    texts = [f'{{"name": "f", "arguments": {{"a": {i}}}}}' for i in range(2)]
+    composite = make_composite(keep_outcomes=True)
+    for row in (rows[0], rows[1], rows[0], rows[2]):  # rows[0] used again: rows[1] goes first
+        composite(completions=texts, **{k: [v] * 2 for k, v in row.items()})
+    assert [key[1] for key in functions._SAMPLES] == [rows[0]["answers"], rows[2]["answers"]]
+    assert len(functions._CHECKED) == 2  # the latest call's completions only
+    texts = [f'{{"name": "f", "arguments": {{"a": {i}}}}}' for i in range(5)]
+    monkeypatch.setattr(functions, "_CHECKED_SIZE", 3)
+    composite(completions=texts, **{k: [v] * 5 for k, v in rows[0].items()})
+    assert 0 < len(functions._CHECKED) <= 3
+    clear_caches()
+    make_composite()(completions=texts, **{k: [v] * 5 for k, v in rows[0].items()})
+    assert not functions._CHECKED  # kept only when asked for
+
+
+_STEP_ROW = {
+    "tools": json.dumps([{"name": "f", "parameters": {"properties": {"a": {"type": "integer"}}}}]),
+    "answers": json.dumps([{"name": "f", "arguments": {"a": 1}}]),
+}
 
 
 def _keys(items: list[tuple[dict[str, str], str]]) -> list[str]:

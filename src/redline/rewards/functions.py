@@ -37,6 +37,7 @@ COLUMNS = {
     "bfcl_category": "optional: the BFCL category, for BFCL-exact AST rewards",
 }
 _SAMPLE_CACHE_SIZE = 4096
+_CHECKED_SIZE = 8192
 _NEEDS_TOOLS = {"schema_hit", "exec", "ast"}
 
 
@@ -48,10 +49,12 @@ def _parse(text: str, fmt: str) -> Parsed:
 
 
 def clear_caches() -> None:
-    """Forget every parsed completion and tools text (benchmarks call this so that no timed pass
-    reuses an earlier one's work)."""
+    """Forget every parsed completion, tools text, sample and outcome kept (benchmarks call this
+    so that no timed pass reuses an earlier one's work)."""
     _parse.cache_clear()
     _tools_from_text.cache_clear()
+    _SAMPLES.clear()
+    _CHECKED.clear()
 
 
 def completion_of(completion: Any, fmt: str = "auto") -> Completion:
@@ -125,6 +128,14 @@ def _row_key(value: Any) -> Any:
 
 
 _PLAIN_VALUES = frozenset({str, type(None)})  # column values that are their own row key
+
+# What one GRPO step asks several rewards about, kept for the rewards that follow: redline
+# train calls the composite, then each of its parts (for the logs), on the same rows and
+# completions. Samples by row key (least recently used dropped first); checked_calls' outcomes
+# by sample and parsed output (their ids: both are kept alive beside the outcomes, so no other
+# object takes an id while it is a key).
+_SAMPLES: OrderedDict[tuple, Prepared] = OrderedDict()
+_CHECKED: dict[tuple[int, int], tuple[Prepared, Parsed, tuple[Outcome, ...]]] = {}
 _FAILED = (None, False)  # what a completion that raised gets
 
 # A shape maps the rules' outcomes (by scorer name; each has .value, .error_type, .detail) and
@@ -150,6 +161,7 @@ class RewardFunction:
         fmt: str = "auto",
         config: dict[str, Any] | None = None,
         weights: Sequence[tuple[str, float]] | None = None,
+        keep_outcomes: bool = False,
     ) -> None:
         if fmt != "auto" and fmt not in PARSERS:
             raise ValueError(f"unknown output format {fmt!r}; choose auto, {', '.join(PARSERS)}")
@@ -166,7 +178,9 @@ class RewardFunction:
         self.errors = 0
         self.unscored = 0
         self._logged: set[str] = set()
-        self._samples: OrderedDict[tuple, Prepared] = OrderedDict()
+        # Whether checked_calls' outcomes of a call's completions are kept, until the next call,
+        # for the single-scorer rewards asked next (see make_composite).
+        self._keep = keep_outcomes and weights is not None
         # When the shape is a weighted sum of scorer values (``weights``: scorer, weight), it is
         # computed inline, without building the outcomes' mapping; ``shape`` must agree. Scorers
         # that checked_calls gives together are read from its one pass, by position.
@@ -177,24 +191,31 @@ class RewardFunction:
             # (position among the outcomes, weight); the outcomes are checked_calls' or, when
             # _summed_rules is set, those rules' in order.
             self._summed_rules: tuple[Rule, ...] | None = None
+            # A single scorer that checked_calls also gives: read a pass made before, if any.
+            self._position: int | None = None
             if len(weights) > 1 and all(s in TOGETHER for s, _ in weights):
                 self._weighted = tuple((TOGETHER[s], w) for s, w in weights)
             else:
                 self._summed_rules = tuple(RULES[s] for s, _ in weights)
                 self._weighted = tuple((i, w) for i, (_, w) in enumerate(weights))
+                if len(weights) == 1:
+                    self._position = TOGETHER.get(weights[0][0])
 
     def __repr__(self) -> str:
         return f"<reward {self.__name__} fmt={self.fmt}>"
 
     def _prepared(self, key: tuple, values: Sequence[Any]) -> Prepared:
         """The sample of a row given as its values in COLUMNS order, and its row key."""
-        # A GRPO group repeats its prompt's columns: build each distinct sample once.
-        prepared = self._samples.get(key)
+        # A GRPO group repeats its prompt's columns, and a step asks several rewards about
+        # them: build each distinct sample once.
+        prepared = _SAMPLES.get(key)
         if prepared is None:
             prepared = Prepared(_sample_from_row(dict(zip(COLUMNS, values, strict=True))))
-            self._samples[key] = prepared
-            if len(self._samples) > _SAMPLE_CACHE_SIZE:
-                self._samples.popitem(last=False)
+            _SAMPLES[key] = prepared
+            if len(_SAMPLES) > _SAMPLE_CACHE_SIZE:
+                _SAMPLES.popitem(last=False)
+        else:
+            _SAMPLES.move_to_end(key)
         return prepared
 
     def score(self, completion: Any, row: dict[str, Any]) -> float | None:
@@ -214,8 +235,18 @@ class RewardFunction:
         rules = self._summed_rules
         if rules is None:
             outcomes = checked_calls(prepared, parsed)
+            if self._keep:
+                if len(_CHECKED) >= _CHECKED_SIZE:
+                    _CHECKED.clear()
+                _CHECKED[id(prepared), id(parsed)] = prepared, parsed, outcomes
         else:
-            outcomes = [rule(prepared, parsed) for rule in rules]
+            outcomes = None
+            if self._position is not None and _CHECKED:
+                known = _CHECKED.get((id(prepared), id(parsed)))
+                if known is not None:
+                    outcomes = (known[2][self._position],)
+            if outcomes is None:
+                outcomes = [rule(prepared, parsed) for rule in rules]
         value = weight = 0.0
         for index, w in self._weighted:
             part = outcomes[index][0]
@@ -259,6 +290,8 @@ class RewardFunction:
         self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] = (), **columns: Any
     ) -> list[float | None]:
         self._check_columns(columns)
+        if self._keep:
+            _CHECKED.clear()  # what the previous step kept is not asked about again
         if not isinstance(completions, (list, tuple)):
             completions = list(completions)  # any iterable, as before
         count = len(completions)
@@ -440,10 +473,17 @@ def load_spec(spec: Any) -> list[Component]:
     return components
 
 
-def make_composite(spec: Any = None, fmt: str = "auto", name: str = "composite") -> RewardFunction:
+def make_composite(
+    spec: Any = None, fmt: str = "auto", name: str = "composite", keep_outcomes: bool = False
+) -> RewardFunction:
     """A weighted sum of rewards. Components that do not apply to a sample (None) are left out
     and the others' weights scaled up to the full total, so the scale stays the same; when none
-    applies the composite is None."""
+    applies the composite is None.
+
+    ``keep_outcomes``: the rewards of its parts (``make_reward(name)``) called next on the same
+    completions, as when each part is logged beside it, read the composite's work instead of
+    scoring again. A call's outcomes are kept until its next call (8,192 completions at most);
+    keeping them costs the composite 3-10%."""
     components = load_spec(DEFAULT_SPEC if spec is None else spec)
     parts = [(make_reward(c.name, fmt), c.weight) for c in components]
     scorers = tuple(dict.fromkeys(s for reward, _ in parts for s in reward.scorers))
@@ -471,5 +511,12 @@ def make_composite(spec: Any = None, fmt: str = "auto", name: str = "composite")
     if all(reads is not None for reads, _, _ in shapes):
         weights = [(reads, w) for reads, _, w in shapes]
     return RewardFunction(
-        name, scorers, shape, (low, high), fmt, config={"spec": spec_out}, weights=weights
+        name,
+        scorers,
+        shape,
+        (low, high),
+        fmt,
+        config={"spec": spec_out},
+        weights=weights,
+        keep_outcomes=keep_outcomes,
     )
