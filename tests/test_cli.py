@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from redline.cli import app
@@ -33,6 +36,60 @@ def test_every_command_has_help(name):
     result = runner.invoke(app, [name, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage" in result.output and len(result.output) > 200
+
+
+def _commands() -> list[tuple[list[str], Any]]:
+    """(arguments that reach the command, the command), groups' commands included."""
+    found = []
+
+    def walk(command: Any, path: list[str]) -> None:
+        if hasattr(command, "commands"):  # a group (typer's own click)
+            for name, sub in command.commands.items():
+                walk(sub, [*path, name])
+        else:
+            found.append((path, command))
+
+    walk(typer.main.get_command(app), [])
+    return found
+
+
+def _flat(text: str) -> str:
+    # Markdown shows a code span without its backticks.
+    return " ".join(text.replace("│", " ").replace("`", "").split())
+
+
+@pytest.mark.parametrize(
+    "args,command", _commands(), ids=lambda v: " ".join(v) if isinstance(v, list) else ""
+)
+def test_help_shows_every_word_reflowed(monkeypatch, args, command):
+    # Docstrings break lines at 100 columns: help must reflow them rather than keep the source's
+    # line breaks, and must take none of the text (OUT/<suite>, a_b_c) for markup.
+    monkeypatch.setattr("typer.rich_utils.MAX_WIDTH", 250)
+    result = runner.invoke(app, [*args, "--help"])
+    assert result.exit_code == 0, result.output
+    lines, shown = result.output.splitlines(), _flat(result.output)
+    for paragraph in inspect.cleandoc(command.help or "").split("\n\n"):
+        words = _flat(paragraph)
+        assert words in shown, (args, words)
+        start = words[:150].rsplit(" ", 1)[0]  # more than a source line, less than a wide one
+        assert any(start in _flat(line) for line in lines), (args, start)
+    for param in command.params:
+        if getattr(param, "help", None):
+            assert _flat(param.help) in shown, (args, param.name)
+    # At 100 columns no word is too long for its column (rich would cut it short with "…").
+    monkeypatch.setattr("typer.rich_utils.MAX_WIDTH", 100)
+    assert "…" not in runner.invoke(app, [*args, "--help"]).output, args
+
+
+def test_the_command_list_reflows_each_summary(monkeypatch):
+    monkeypatch.setattr("typer.rich_utils.MAX_WIDTH", 250)
+    output = runner.invoke(app, ["--help"]).output
+    for args, command in _commands():
+        if len(args) == 1:
+            summary = _flat(inspect.cleandoc(command.help).split("\n\n")[0])
+            assert summary in _flat(output), summary
+            start = summary[:150].rsplit(" ", 1)[0]
+            assert any(start in _flat(line) for line in output.splitlines()), summary
 
 
 def test_bfcl_truth_scores_ground_truth(tmp_path):

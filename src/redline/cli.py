@@ -23,6 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
 )
 # Tables are wide; keep them readable when output goes to a pipe or a CI log.
 console = Console(width=max(120, Console().width))
@@ -312,15 +313,16 @@ def eval_cmd(
     model: Annotated[
         str,
         typer.Option(
-            help="Model spec: smollm2 (the embedded default), hf:PATH_OR_HUB_ID[+lora:ADAPTER], "
-            "openai:BASE_URL#MODEL (any OpenAI-compatible server; key from $OPENAI_API_KEY), "
+            help="Model spec: smollm2 (the embedded default), hf:PATH_OR_HUB_ID (with "
+            "+lora:ADAPTER appended for an adapter), openai:BASE_URL#MODEL (any "
+            "OpenAI-compatible server; key from $OPENAI_API_KEY), "
             "replay:FILE (outputs made elsewhere) or truth (the answers themselves)."
         ),
     ],
     suite: Annotated[str, typer.Option(help="Suite name (see `redline suites`).")],
     out: Annotated[
         Path | None,
-        typer.Option(help="Run folder (default runs/<suite>-<model>); an existing one resumes."),
+        typer.Option(help="Run folder (default runs/SUITE-MODEL); an existing one resumes."),
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Run only the first N samples.", min=1)] = None,
     mode: Annotated[
@@ -412,7 +414,7 @@ def bfcl_cmd(
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option(help="Folder for the leaderboard run (default runs/bfcl-<model>)."),
+        typer.Option(help="Folder for the leaderboard run (default runs/bfcl-MODEL)."),
     ] = None,
     limit: Annotated[
         int | None, typer.Option(help="Run only the first N samples of each category.", min=1)
@@ -424,7 +426,7 @@ def bfcl_cmd(
     max_new_tokens: Annotated[int, typer.Option(help="Tokens generated at most.", min=1)] = 256,
     bfcl_data: BfclDataOption = None,
 ) -> None:
-    """A BFCL leaderboard run: each category into OUT/<category>/ (resumable), then
+    """A BFCL leaderboard run: each category into OUT/CATEGORY/ (resumable), then
     per-category accuracy and the v4 aggregates in OUT/metrics.json and OUT/bfcl_scores.csv
     (columns as in the leaderboard's data_overall.csv). Multi-turn and agentic categories are
     not run by redline, so the overall score is marked partial."""
@@ -602,7 +604,7 @@ def report_cmd(
             "--out",
             "-o",
             help="Report file: .html (one self-contained page, plots embedded) or .md (plots "
-            "written as PNG files in <name>_files/ beside it).",
+            "written as PNG files in NAME_files/ beside it).",
         ),
     ],
     redlines: RedlinesOption = None,

@@ -34,7 +34,7 @@ def prepare_cmd(
         str,
         typer.Option(
             help="builtin (the offline set, made from the dev set's tools with other wording), "
-            "xlam (Salesforce/xlam-function-calling-60k from the hub, or $REDLINE_XLAM; its "
+            "xlam (Salesforce's xlam-function-calling-60k from the hub, or $REDLINE_XLAM; its "
             "train part only), or a local file in xlam's format (JSON or JSON lines)."
         ),
     ],
