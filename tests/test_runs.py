@@ -24,6 +24,25 @@ def lines(path):
     return path.read_text().splitlines()
 
 
+def _header(output: str) -> list[str]:
+    """The column names of the summary table `redline eval` prints."""
+    row = next(line for line in output.splitlines() if "category" in line)
+    return [cell.strip() for cell in row.strip("┃ ").split("┃")]
+
+
+def test_the_summary_shows_the_metrics_that_apply(tmp_path):
+    result = eval_run(tmp_path / "fc", "--suite", "fc:dev", "--limit", "12")
+    assert result.exit_code == 0, result.output
+    header = _header(result.output)
+    assert header[2:5] == ["parse_rate", "ast_accuracy", "irrelevance"], header
+    assert "answer_accuracy" not in header
+    overall = next(line for line in result.output.splitlines() if "overall" in line)
+    assert "100.0" in overall
+    result = eval_run(tmp_path / "general", "--suite", "regression", "--limit", "6")
+    assert result.exit_code == 0, result.output
+    assert _header(result.output) == ["category", "n", "answer_accuracy", "top errors"]
+
+
 def test_eval_writes_a_run_folder(tmp_path):
     out = tmp_path / "run"
     result = eval_run(out, "--suite", "bfcl:parallel", "--limit", "30")

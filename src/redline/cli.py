@@ -259,19 +259,31 @@ def fuzz_reward(
     console.print("all properties hold")
 
 
+_TABLE_METRICS = (
+    "parse_rate",
+    "ast_accuracy",
+    "irrelevance",
+    "param_f1",
+    "schema_hit_rate",
+    "exec_rate",
+)
+
+
 def _metrics_table(title: str, metrics: dict) -> Table:
     table = Table(title=title)
-    names = [
-        "parse_rate",
-        "ast_accuracy",
-        "irrelevance",
-        "param_f1",
-        "schema_hit_rate",
-        "exec_rate",
-    ]
-    if "answer_accuracy" in metrics["overall"]["metrics"]:
-        # A general-ability run: the function-calling metrics do not apply to it.
-        names = ["answer_accuracy"]
+    overall = metrics["overall"]["metrics"]
+
+    def applies(name: str) -> bool:  # some sample of the run was scored (or failed to be)
+        counts = overall.get(name) or {}
+        return counts.get("scored", 0) + counts.get("unscored", 0) > 0
+
+    # Every run reports every metric; a general-ability run (answer accuracy) has none of the
+    # function-calling ones, a function-calling run no answer accuracy.
+    names = [*_TABLE_METRICS]
+    if applies("answer_accuracy"):
+        if not any(applies(name) for name in _TABLE_METRICS):
+            names = []
+        names.append("answer_accuracy")
     for col in ("category", "n", *names, "top errors"):
         table.add_column(col, justify="left" if col in ("category", "top errors") else "right")
     rows = [("overall", metrics["overall"])] + list(metrics["categories"].items())
