@@ -197,6 +197,21 @@ def test_suites_are_listed():
     assert any("bfcl:single_turn" in line and "3641" in line for line in result.output.splitlines())
 
 
+def test_each_hub_suite_names_its_own_local_copy_variable(monkeypatch):
+    for var in ("REDLINE_XLAM", "REDLINE_IFEVAL", "REDLINE_GSM8K", "REDLINE_MMLU"):
+        monkeypatch.delenv(var, raising=False)
+    result = runner.invoke(app, ["suites"])
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[1]: line for line in result.output.splitlines() if line.startswith("│")}
+    for suite, var in [
+        ("xlam:test", "REDLINE_XLAM"),
+        ("regression:ifeval", "REDLINE_IFEVAL"),
+        ("regression:gsm8k", "REDLINE_GSM8K"),
+        ("regression:mmlu", "REDLINE_MMLU"),
+    ]:
+        assert f"set {var} " in rows[suite], rows[suite]
+
+
 def test_truth_replay_of_ground_truth_helper_is_consistent():
     entry = bfcl_data.load_entries("parallel")[0]
     assert truth(entry) == [

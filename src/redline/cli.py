@@ -300,15 +300,22 @@ def suites_cmd(bfcl_data: BfclDataOption = None) -> None:
     the offline dev set fc:dev, xlam-60k's 90/10 split (seed 42), the regression set and its
     parts, and the public sets IFEval, GSM8K and MMLU. Hub sets read a local copy in the same
     format when $REDLINE_XLAM, $REDLINE_IFEVAL, $REDLINE_GSM8K or $REDLINE_MMLU names one."""
-    from redline.suites.registry import SuiteError, load_suite, needs_network, suite_names
+    from redline.suites.registry import (
+        SuiteError,
+        load_suite,
+        local_copy_variable,
+        needs_network,
+        suite_names,
+    )
 
     table = Table(title="suites")
     for col in ("suite", "samples", "version"):
         table.add_column(col, justify="right" if col == "samples" else "left")
     for name in suite_names():
         if needs_network(name):
+            variable = local_copy_variable(name)
             table.add_row(
-                name, "-", "from the hub (set REDLINE_XLAM to a local file to use offline)"
+                name, "-", f"from the hub (set {variable} to a local file to use offline)"
             )
             continue
         try:

@@ -77,16 +77,23 @@ def suite_names() -> list[str]:
     return [*names, *(f"bfcl:{g}" for g in BFCL_GROUPS), *OTHER_SUITES]
 
 
-def needs_network(name: str) -> bool:
-    """Whether loading ``name`` would reach the hub (xlam or a public set without a local copy)."""
+def local_copy_variable(name: str) -> str | None:
+    """The environment variable that names a local copy of hub suite ``name`` (None for a
+    suite that ships with redline)."""
     from redline.suites import public, xlam
 
     if name.startswith("xlam"):
-        return not os.environ.get(xlam.ENV_VAR)
+        return xlam.ENV_VAR
     public_name = name.partition(":")[2]
     if name.startswith("regression:") and public_name in public.SETS:
-        return not os.environ.get(public.SETS[public_name][0])
-    return False
+        return public.SETS[public_name][0]
+    return None
+
+
+def needs_network(name: str) -> bool:
+    """Whether loading ``name`` would reach the hub (xlam or a public set without a local copy)."""
+    variable = local_copy_variable(name)
+    return variable is not None and not os.environ.get(variable)
 
 
 def load_suite(
