@@ -34,13 +34,15 @@ def test_the_summary_shows_the_metrics_that_apply(tmp_path):
     result = eval_run(tmp_path / "fc", "--suite", "fc:dev", "--limit", "12")
     assert result.exit_code == 0, result.output
     header = _header(result.output)
-    assert header[2:5] == ["parse_rate", "ast_accuracy", "irrelevance"], header
-    assert "answer_accuracy" not in header
+    assert header[2:] == ["parse", "AST", "irrelevance", "param F1", "schema", "exec", "top errors"]
     overall = next(line for line in result.output.splitlines() if "overall" in line)
     assert "100.0" in overall
+    assert "metrics.json: parse_rate, ast_accuracy, irrelevance, param_f1," in result.output
+    assert "…" not in result.output  # nothing cut short at 120 columns
     result = eval_run(tmp_path / "general", "--suite", "regression", "--limit", "6")
     assert result.exit_code == 0, result.output
-    assert _header(result.output) == ["category", "n", "answer_accuracy", "top errors"]
+    assert _header(result.output) == ["category", "n", "answer", "top errors"]
+    assert "metrics.json: answer_accuracy;" in result.output
 
 
 def test_eval_writes_a_run_folder(tmp_path):

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
+from rich.text import Text
 
 from redline import __version__
 
@@ -259,18 +260,18 @@ def fuzz_reward(
     console.print("all properties hold")
 
 
-_TABLE_METRICS = (
-    "parse_rate",
-    "ast_accuracy",
-    "irrelevance",
-    "param_f1",
-    "schema_hit_rate",
-    "exec_rate",
-)
+# The summary's columns: metrics.json's names, and the short headers they are shown under.
+_TABLE_METRICS = {
+    "parse_rate": "parse",
+    "ast_accuracy": "AST",
+    "irrelevance": "irrelevance",
+    "param_f1": "param F1",
+    "schema_hit_rate": "schema",
+    "exec_rate": "exec",
+}
 
 
-def _metrics_table(title: str, metrics: dict) -> Table:
-    table = Table(title=title)
+def _metrics_table(title: str, metrics: dict) -> Group:
     overall = metrics["overall"]["metrics"]
 
     def applies(name: str) -> bool:  # some sample of the run was scored (or failed to be)
@@ -279,19 +280,24 @@ def _metrics_table(title: str, metrics: dict) -> Table:
 
     # Every run reports every metric; a general-ability run (answer accuracy) has none of the
     # function-calling ones, a function-calling run no answer accuracy.
-    names = [*_TABLE_METRICS]
+    names = dict(_TABLE_METRICS)
     if applies("answer_accuracy"):
         if not any(applies(name) for name in _TABLE_METRICS):
-            names = []
-        names.append("answer_accuracy")
-    for col in ("category", "n", *names, "top errors"):
-        table.add_column(col, justify="left" if col in ("category", "top errors") else "right")
+            names = {}
+        names["answer_accuracy"] = "answer"
+    table = Table(title=title)
+    table.add_column("category", no_wrap=True)
+    table.add_column("n", justify="right")
+    for label in names.values():
+        table.add_column(label, justify="right")
+    table.add_column("top errors")
     rows = [("overall", metrics["overall"])] + list(metrics["categories"].items())
     for name, part in rows:
         values = [_fmt(part["metrics"][m]["value"]) if m in part["metrics"] else "-" for m in names]
         errors = ", ".join(f"{k} {v}" for k, v in list(part["errors"].items())[:2]) or "-"
         table.add_row(name, str(part["samples"]), *values, errors)
-    return table
+    legend = f"in metrics.json: {', '.join(names)}; '-' = not applicable"
+    return Group(table, Text(legend, style="dim"))
 
 
 @app.command("suites")
