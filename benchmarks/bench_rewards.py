@@ -10,6 +10,13 @@ completion). The official checker gets the same outputs already decoded (format 
 ast_checker), so it pays neither for parsing text nor for decoding tools and answers.
 Target: composite >= 1x the official rate. --components also times each part alone.
 
+For context, not the target: BFCL's evaluation itself starts from a model's raw output, which
+its runner decodes (``default_decode_ast_prompting``) before the two checks. Two more lines time
+that pipeline on the same calls written in BFCL's own prompting formats: Python syntax (its
+default, read with ``ast``; verdicts equal the decoded-input ones on all 20,000) and JSON (a list
+of {"function", "parameters"}; its regex misreads a few nested values: 8 of 20,000 verdicts
+differ).
+
 A GRPO step of `redline train` calls five rewards on the same completions: the composite, then
 each of its four parts at weight 0 (so TRL logs them). That line times the five as the step
 calls them: each reward over a batch of --step-prompts prompt groups in turn, fresh rewards and
@@ -23,8 +30,10 @@ import argparse
 import itertools
 import json
 import time
+from collections.abc import Callable
+from typing import Any
 
-from common import best_rates, machine, official_check
+from common import best_rates, machine, official_check, official_decoder
 
 from redline.harness.parsing import format_calls
 from redline.records import ToolCall
@@ -62,6 +71,13 @@ def step_batches(groups, prompts: int):
         columns = {c: [v for group in chunk for v in group[0][c]] for c in chunk[0][0]}
         batches.append((columns, [text for group in chunk for text in group[1]]))
     return batches
+
+
+def _bfcl_text(calls: list[dict[str, Any]], fmt: str) -> str:
+    """Decoded BFCL calls written as a prompting model's output in one of BFCL's formats."""
+    if fmt == "python":
+        return format_calls([ToolCall.from_bfcl(c) for c in calls], "python")
+    return json.dumps([{"function": n, "parameters": a} for c in calls for n, a in c.items()])
 
 
 def main() -> None:
@@ -110,7 +126,30 @@ def main() -> None:
                 reward(prompts=[""] * len(texts), completions=texts, **columns)
         return time.perf_counter() - start
 
-    passes = {"composite": run_composite, "official": run_official, "step": run_step}
+    def run_official_from(fmt: str) -> Callable[[], float]:
+        decode = official_decoder(fmt)
+        texts = [[_bfcl_text(calls, fmt) for calls in group[2]] for group in groups]
+
+        def run() -> float:
+            start = time.perf_counter()
+            for (_, _, _, functions, answer, category), outputs in zip(groups, texts, strict=True):
+                for text in outputs:
+                    try:
+                        calls = decode(text)
+                    except Exception:  # noqa: BLE001 - the runner fails the entry, unchecked
+                        continue
+                    theirs(functions, calls, answer, category)
+            return time.perf_counter() - start
+
+        return run
+
+    passes = {
+        "composite": run_composite,
+        "official": run_official,
+        "step": run_step,
+        "official from python": run_official_from("python"),
+        "official from json": run_official_from("json"),
+    }
     parts = [c["name"] for c in DEFAULT_SPEC] if args.components else []
     for name in parts:
         passes[name] = timed(lambda name=name: make_reward(name))
@@ -124,6 +163,13 @@ def main() -> None:
         f"a GRPO step's five rewards (composite + its parts, {args.step_prompts} prompts a batch)"
         f": {rate['step']:,.0f} completions/s"
     )
+    print("context, not the target: BFCL's pipeline from raw output (decode, then the same checks)")
+    for fmt in ("python", "json"):
+        theirs_rate = rate[f"official from {fmt}"]
+        print(
+            f"  official from BFCL {fmt:6s} text      : {theirs_rate:10,.0f} entries/s"
+            f"   composite / it: {rate['composite'] / theirs_rate:.2f}x"
+        )
     for name in parts:
         print(f"  {name + ' reward alone':34s} : {rate[name]:10,.0f} completions/s")
 
