@@ -249,7 +249,7 @@ def _dict_matches(value: dict, option: dict, semantic: bool) -> bool:
 class _Gold:
     """One answer parameter's accepted values, with the keys they are matched by."""
 
-    __slots__ = ("options", "optional", "structured", "strings", "folded", "numbers", "_keys")
+    __slots__ = ("options", "optional", "structured", "strings", "_folded", "numbers", "_keys")
 
     def __init__(self, options: list[Any]) -> None:
         self.options = options
@@ -274,7 +274,7 @@ class _Gold:
             ):
                 self.structured = True
         self.strings = strings
-        self.folded = {_normalise_text(o) for o in strings}
+        self._folded: set[str] | None = None  # the strings normalised, on the first inexact one
         self.numbers = numbers
         self._keys: list[frozenset | None] = [None, None]  # every key, by semantic, on first use
 
@@ -288,13 +288,14 @@ class _Gold:
     def accepts(self, value: Any, semantic: bool) -> bool:
         kind = type(value)
         if kind is str:
-            if semantic:  # an exact match needs no normalising
-                return (
-                    value in self.strings
-                    or _normalise_text(value) in self.folded
-                    or (self.optional and value == "")
-                )
-            return value in self.strings or (self.optional and value == "")
+            if value in self.strings or (self.optional and value == ""):
+                return True
+            if semantic:  # only a value that does not match exactly is normalised
+                folded = self._folded
+                if folded is None:
+                    folded = self._folded = {_normalise_text(o) for o in self.strings}
+                return _normalise_text(value) in folded
+            return False
         if kind is int:
             return value in self.numbers
         if kind is float:
