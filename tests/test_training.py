@@ -259,6 +259,25 @@ def test_configs_name_the_file_and_the_field(tmp_path):
     assert missing.exit_code == 2 and "none.yaml" in missing.output
 
 
+def test_a_bad_reward_spec_is_a_config_error_before_anything_is_written(tmp_path):
+    spec = [{"name": "semantic_f1", "weight": 0.5}, {"name": "bogus", "weight": 1}]
+    config = write_yaml(tmp_path / "grpo.yaml", {"base_model": "m", "data": "d", "rewards": spec})
+    with pytest.raises(ConfigError, match=r"grpo\.yaml: rewards: spec: item 1: unknown reward"):
+        load_config(config, GRPOSettings)
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["train", "grpo", "--config", str(config), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "unknown reward 'bogus'" in result.output and not out.exists()
+    # A spec file is read and checked too.
+    (tmp_path / "rewards.yaml").write_text("- {name: parse, weight: nope}\n")
+    config = write_yaml(
+        tmp_path / "file.yaml",
+        {"base_model": "m", "data": "d", "rewards": str(tmp_path / "rewards.yaml")},
+    )
+    with pytest.raises(ConfigError, match=r"file\.yaml: rewards: .*rewards\.yaml"):
+        load_config(config, GRPOSettings)
+
+
 def test_a_run_folder_that_holds_a_run_is_refused(workspace):
     root, model = workspace
     out = root / "taken"

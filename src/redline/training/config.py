@@ -114,6 +114,16 @@ class GRPOSettings(_Common):
     vllm_mode: Literal["server", "colocate"] = "colocate"
     gate: GateSettings | None = GateSettings()
 
+    @field_validator("rewards")
+    @classmethod
+    def _known_rewards(cls, value: Any) -> Any:
+        # Checked with the config, before the run folder is made: a bad spec found at the
+        # trainer's start would leave a folder that a second try is refused.
+        from redline.rewards.functions import load_spec
+
+        load_spec(value)
+        return value
+
     @model_validator(mode="after")
     def _whole_groups(self) -> GRPOSettings:
         # TRL generates batch_size x accumulation completions per step, in whole groups.
@@ -144,4 +154,5 @@ def load_config(path: str | Path, kind: type[T], **overrides: Any) -> T:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "(top)"
-        raise ConfigError(f"{where}: {field}: {first['msg']}") from exc
+        message = first["msg"].removeprefix("Value error, ")  # a validator's own words
+        raise ConfigError(f"{where}: {field}: {message}") from exc
