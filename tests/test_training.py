@@ -278,6 +278,27 @@ def test_a_bad_reward_spec_is_a_config_error_before_anything_is_written(tmp_path
         load_config(config, GRPOSettings)
 
 
+@pytest.mark.parametrize(
+    "gate,message",
+    [
+        ({"suites": {"bogus:x": 4}}, r"gate\.suites: unknown suite\(s\) \['bogus:x'\]"),
+        ({"redlines": "missing.yaml"}, r"gate\.redlines: cannot read red lines missing\.yaml"),
+        (
+            {"baseline": {"fc:dev": "nowhere"}},
+            r"gate: baseline: nowhere holds no samples\.jsonl: not a run folder",
+        ),
+        (
+            {"suites": {"fc:dev": 4}, "baseline": {"regression": "."}},
+            r"gate: baseline: 'regression' is not a gated suite",
+        ),
+    ],
+)
+def test_a_bad_gate_is_a_config_error_before_anything_is_written(tmp_path, gate, message):
+    config = write_yaml(tmp_path / "grpo.yaml", {"base_model": "m", "data": "d", "gate": gate})
+    with pytest.raises(ConfigError, match=message):
+        load_config(config, GRPOSettings)
+
+
 def test_a_run_folder_that_holds_a_run_is_refused(workspace):
     root, model = workspace
     out = root / "taken"

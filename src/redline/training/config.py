@@ -81,12 +81,39 @@ class GateSettings(_Strict):
     # are evaluated before the first step.
     baseline: dict[str, Path] = {}
 
+    # Checked with the config, before the run folder is made: a mistake found when the gate
+    # starts would leave a folder that a second try is refused.
     @field_validator("suites")
     @classmethod
-    def _some_suite(cls, value: dict[str, int | None]) -> dict[str, int | None]:
+    def _known_suites(cls, value: dict[str, int | None]) -> dict[str, int | None]:
+        from redline.suites.registry import suite_names
+
         if not value:
             raise ValueError("the gate needs at least one suite")
+        unknown = [name for name in value if name not in suite_names()]
+        if unknown:
+            raise ValueError(f"unknown suite(s) {unknown}; see `redline suites`")
         return value
+
+    @field_validator("redlines")
+    @classmethod
+    def _readable_redlines(cls, value: Path | None) -> Path | None:
+        from redline.suites.gate import load_redlines
+
+        if value is not None:
+            load_redlines(value)
+        return value
+
+    @model_validator(mode="after")
+    def _baseline_runs(self) -> GateSettings:
+        from redline.harness.runs import SAMPLES
+
+        for suite, run in self.baseline.items():
+            if suite not in self.suites:
+                raise ValueError(f"baseline: {suite!r} is not a gated suite ({list(self.suites)})")
+            if not (run / SAMPLES).is_file():
+                raise ValueError(f"baseline: {run} holds no {SAMPLES}: not a run folder")
+        return self
 
 
 class GRPOSettings(_Common):
