@@ -278,6 +278,34 @@ def test_a_bad_reward_spec_is_a_config_error_before_anything_is_written(tmp_path
         load_config(config, GRPOSettings)
 
 
+def test_a_model_that_cannot_be_loaded_stops_before_the_run_folder(tmp_path, monkeypatch):
+    for field, value, message in [
+        ("base_model", str(tmp_path / "nope"), r"base_model: '.*nope' is neither a model folder"),
+        ("adapter", str(tmp_path), r"adapter: .* is not a LoRA adapter folder"),
+    ]:
+        config = write_yaml(tmp_path / "g.yaml", {"base_model": "m", "data": "d", field: value})
+        with pytest.raises(ConfigError, match=message):
+            load_config(config, GRPOSettings)
+    # A hub id that cannot be fetched fails when loading, before anything is written.
+    data = tmp_path / "data"
+    result = runner.invoke(
+        app, ["data", "prepare", "--source", "builtin", "--out", str(data), "--limit", "40"]
+    )
+    assert result.exit_code == 0, result.output
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # read once at import: set it where it is kept too
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    for kind in ("sft", "grpo"):
+        out = tmp_path / kind
+        config = write_yaml(
+            tmp_path / f"{kind}.yaml",
+            {"base_model": "no-such-org/no-such-model", "data": str(data), "out": str(out)},
+        )
+        result = runner.invoke(app, ["train", kind, "--config", str(config)])
+        assert result.exit_code == 2, result.output
+        assert "cannot load the model no-such-org/no-such-model" in result.output
+        assert not (out / "training.json").exists()
+
+
 @pytest.mark.parametrize(
     "gate,message",
     [

@@ -103,11 +103,29 @@ def load_split(data: Path, name: str, keep: tuple[str, ...], limit: int | None) 
     return dataset.remove_columns([c for c in dataset.column_names if c not in keep])
 
 
-def write_training(out: Path, kind: str, base_model: str, config: dict[str, Any]) -> None:
-    """Start a training run folder; one that already holds a run is refused, so that logs,
-    checkpoints and evals of two runs never mix."""
+def refuse_taken(out: Path) -> None:
+    """Refuse a run folder that already holds a run, so that logs, checkpoints and evals of two
+    runs never mix (checked first, and again when the folder is started)."""
     if (out / TRAINING).exists():
         raise ConfigError(f"{out} already holds a training run: choose another out, or remove it")
+
+
+def load_model(spec: str) -> tuple[Any, Any]:
+    """The model and tokenizer of a config's ``base_model`` (see resolve_model); a model that
+    cannot be loaded (a hub id not found, or no network) is a ConfigError naming it."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = resolve_model(spec)
+    try:
+        return AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot load the model {spec}: {exc}") from exc
+
+
+def write_training(out: Path, kind: str, base_model: str, config: dict[str, Any]) -> None:
+    """Start a training run folder (after what can fail early has been tried: the config, the
+    data, the model); see refuse_taken."""
+    refuse_taken(out)
     out.mkdir(parents=True, exist_ok=True)
     info = {
         "kind": kind,

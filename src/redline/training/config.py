@@ -6,6 +6,7 @@ Configs say what to do; sft.py and grpo.py do it.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -39,6 +40,9 @@ class LoraSettings(_Strict):
     target_modules: str | list[str] = "all-linear"
 
 
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")  # name or namespace/name
+
+
 class _Common(_Strict):
     base_model: str  # smollm2, a hub id, or a local folder
     data: Path  # a folder written by `redline data prepare`
@@ -59,6 +63,21 @@ class _Common(_Strict):
     bf16: bool | None = None
     gradient_checkpointing: bool | None = None
     limit: int | None = Field(None, ge=1)  # train on the first N rows only (smoke runs)
+
+    @field_validator("base_model")
+    @classmethod
+    def _model_source(cls, value: str) -> str:
+        # A hub id can only be tried when loading (it may need the network); a local path that
+        # is not a model folder is a mistake to say now.
+        if value == "smollm2" or Path(value).is_dir():
+            return value
+        if (
+            Path(value).exists()
+            or value.startswith(("/", ".", "~"))
+            or not _HUB_ID.fullmatch(value)
+        ):
+            raise ValueError(f"{value!r} is neither a model folder nor a hub id (namespace/name)")
+        return value
 
 
 class SFTSettings(_Common):
@@ -140,6 +159,13 @@ class GRPOSettings(_Common):
     use_vllm: bool = False
     vllm_mode: Literal["server", "colocate"] = "colocate"
     gate: GateSettings | None = GateSettings()
+
+    @field_validator("adapter")
+    @classmethod
+    def _adapter_folder(cls, value: Path | None) -> Path | None:
+        if value is not None and not (value / "adapter_config.json").is_file():
+            raise ValueError(f"{value} is not a LoRA adapter folder (no adapter_config.json)")
+        return value
 
     @field_validator("rewards")
     @classmethod

@@ -13,10 +13,11 @@ from typing import Any
 from redline.training.common import (
     data_mode,
     finish_training,
+    load_model,
     load_split,
     log_callback,
     lora_config,
-    resolve_model,
+    refuse_taken,
     trainer_args,
     write_training,
 )
@@ -37,11 +38,7 @@ def reward_functions(spec: Any, mode: str) -> tuple[list[Any], list[float]]:
 
 
 def _policy(settings: GRPOSettings) -> tuple[Any, Any]:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    base = resolve_model(settings.base_model)
-    tokenizer = AutoTokenizer.from_pretrained(base)
-    model = AutoModelForCausalLM.from_pretrained(base)
+    model, tokenizer = load_model(settings.base_model)
     if settings.adapter is not None:
         from peft import PeftModel
 
@@ -59,10 +56,12 @@ def run_grpo(settings: GRPOSettings, lines: Any = None, progress: bool = True) -
 
     mode = data_mode(settings.data, settings.mode)
     out = settings.out
-    write_training(out, "grpo", settings.base_model, {**settings.model_dump(), "mode": mode})
+    refuse_taken(out)
     train = load_split(
         settings.data, "train", ("prompt", "tools", "answers", "expect"), settings.limit
     )
+    model, tokenizer = _policy(settings)
+    write_training(out, "grpo", settings.base_model, {**settings.model_dump(), "mode": mode})
     funcs, weights = reward_functions(settings.rewards, mode)
     vllm = {"use_vllm": True, "vllm_mode": settings.vllm_mode} if settings.use_vllm else {}
     args = GRPOConfig(
@@ -76,7 +75,6 @@ def run_grpo(settings: GRPOSettings, lines: Any = None, progress: bool = True) -
         **vllm,
         **trainer_args(settings, out, progress),
     )
-    model, tokenizer = _policy(settings)
     holder: dict[str, Any] = {}
     trainer = GRPOTrainer(
         model=model,

@@ -12,9 +12,11 @@ from typing import Any
 from redline.training.common import (
     data_mode,
     finish_training,
+    load_model,
     load_split,
     log_callback,
     lora_config,
+    refuse_taken,
     resolve_model,
     trainer_args,
     write_training,
@@ -24,26 +26,24 @@ from redline.training.config import SFTSettings
 
 def run_sft(settings: SFTSettings, progress: bool = True) -> Path:
     """Train a LoRA adapter; returns the adapter folder."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
     mode = data_mode(settings.data, settings.mode)
     out = settings.out
-    base = resolve_model(settings.base_model)
-    write_training(out, "sft", settings.base_model, {**settings.model_dump(), "mode": mode})
+    refuse_taken(out)
     # TRL hands a ``tools`` column to the chat template: only native mode wants that, the json
     # and python modes list the tools in the system prompt, as they do at evaluation time.
     keep = ("prompt", "completion", "tools") if mode == "native" else ("prompt", "completion")
     train = load_split(settings.data, "train", keep, settings.limit)
     val = load_split(settings.data, "val", keep, settings.limit)
+    model, tokenizer = load_model(settings.base_model)
+    write_training(out, "sft", settings.base_model, {**settings.model_dump(), "mode": mode})
     args = SFTConfig(
         per_device_eval_batch_size=settings.batch_size,
         eval_strategy="epoch" if val is not None and settings.max_steps < 0 else "no",
         max_length=settings.max_length,
         **trainer_args(settings, out, progress),
     )
-    tokenizer = AutoTokenizer.from_pretrained(base)
-    model = AutoModelForCausalLM.from_pretrained(base)
     trainer = SFTTrainer(
         model=model,
         args=args,
