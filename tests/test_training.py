@@ -306,6 +306,20 @@ def test_a_model_that_cannot_be_loaded_stops_before_the_run_folder(tmp_path, mon
         assert not (out / "training.json").exists()
 
 
+def test_merge_names_what_it_cannot_load(tmp_path, monkeypatch):
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text("{}")
+    out = tmp_path / "merged"
+    args = ["train", "merge", "--adapter", str(adapter), "--out", str(out)]
+    result = runner.invoke(app, [*args, "--base", "no-such-org/no-such-model"])
+    assert result.exit_code == 2 and "cannot load the model no-such-org/no-such-model" in (
+        result.output
+    )
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     "gate,message",
     [

@@ -162,11 +162,16 @@ def merge_cmd(
 ) -> None:
     """Fold a LoRA adapter into its base model and save a plain model folder with the
     tokenizer (servable by vLLM or `transformers serve`, loadable as hf:OUT)."""
+    from redline.training.config import ConfigError
     from redline.training.sft import merge_adapter
 
     if not (adapter / "adapter_config.json").is_file():
         raise _fail(f"{adapter} is not a LoRA adapter folder (no adapter_config.json)")
-    console.print(f"merged model saved: {merge_adapter(base, adapter, out)}")
+    try:
+        merged = merge_adapter(base, adapter, out)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+    console.print(f"merged model saved: {merged}")
 
 
 @train_app.command("grpo")

@@ -7,7 +7,6 @@ Run folder: ``training.json``, ``train_log.jsonl``, ``adapter/`` (with the token
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from redline.training.common import (
     data_mode,
@@ -17,7 +16,6 @@ from redline.training.common import (
     log_callback,
     lora_config,
     refuse_taken,
-    resolve_model,
     trainer_args,
     write_training,
 )
@@ -65,12 +63,10 @@ def merge_adapter(base_model: str, adapter: str | Path, out: str | Path) -> Path
     """Fold a LoRA adapter into its base model and save a plain model folder (with the
     tokenizer), which any backend or server can load."""
     from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    base = resolve_model(base_model)
-    model: Any = AutoModelForCausalLM.from_pretrained(base)
+    model, tokenizer = load_model(base_model)
     merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     target = Path(out)
     merged.save_pretrained(str(target))
-    AutoTokenizer.from_pretrained(base).save_pretrained(str(target))
+    tokenizer.save_pretrained(str(target))
     return target
