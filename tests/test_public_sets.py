@@ -71,3 +71,11 @@ def test_errors_name_the_set_and_row(tmp_path, monkeypatch):
         load_suite("regression:mmlu")
     with pytest.raises(public.PublicSetError, match="unknown public set"):
         public.load_public("trivia")
+
+
+def test_a_hub_failure_says_how_to_work_offline(monkeypatch):
+    monkeypatch.delenv("REDLINE_GSM8K", raising=False)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    monkeypatch.setattr("datasets.config.HF_HUB_OFFLINE", True)
+    with pytest.raises(SuiteError, match=r"from openai/gsm8k: .*set REDLINE_GSM8K to a local"):
+        load_suite("regression:gsm8k")

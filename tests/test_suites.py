@@ -110,6 +110,11 @@ def test_xlam_errors_name_the_row_or_source(tmp_path, monkeypatch):
         load_suite("xlam:test")
     with pytest.raises(xlam.XlamError, match="unknown xlam split"):
         xlam.load_xlam("dev", source=str(path))
+    monkeypatch.delenv(xlam.ENV_VAR)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    monkeypatch.setattr("datasets.config.HF_HUB_OFFLINE", True)
+    with pytest.raises(SuiteError, match=r"from Salesforce/.*set REDLINE_XLAM to a local"):
+        load_suite("xlam:test")
 
 
 def test_suites_list_the_dev_set():

@@ -89,7 +89,8 @@ def load_redlines(source: str | Path | None = None) -> list[RedLine]:
         try:
             lines.append(RedLine.model_validate(item))
         except ValidationError as exc:
-            raise ValueError(f"{where}: rule {i}: {exc.errors()[0]['msg']} ({item!r})") from exc
+            message = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            raise ValueError(f"{where}: rule {i}: {message} ({item!r})") from exc
     return lines
 
 

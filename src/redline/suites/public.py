@@ -105,12 +105,13 @@ def load_public(name: str, limit: int | None = None) -> list[Sample]:
     """The rows of public set ``name`` (ifeval, gsm8k, mmlu) as regression Samples."""
     if name not in SETS:
         raise PublicSetError(f"unknown public set {name!r}; known: {', '.join(SETS)}")
-    _, hub, convert = SETS[name]
+    env, hub, convert = SETS[name]
     source = source_of(name)
     try:
         rows = _rows(source, hub)
     except Exception as exc:  # noqa: BLE001 - datasets raises many kinds; say which source
-        raise PublicSetError(f"cannot load {name} from {source}: {exc}") from exc
+        offline = "" if env in os.environ else f"; set {env} to a local copy to work offline"
+        raise PublicSetError(f"cannot load {name} from {source}: {exc}{offline}") from exc
     samples = []
     for i, row in enumerate(rows):
         if limit is not None and i >= limit:

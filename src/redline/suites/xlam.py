@@ -118,6 +118,7 @@ def load_xlam(split: str = "test", source: str | None = None) -> list[Sample]:
     try:
         dataset = _load(source)
     except Exception as exc:  # noqa: BLE001 - datasets raises many kinds; say which source
-        raise XlamError(f"cannot load xlam data from {source}: {exc}") from exc
+        offline = f"; set {ENV_VAR} to a local copy to work offline" if source == HUB_ID else ""
+        raise XlamError(f"cannot load xlam data from {source}: {exc}{offline}") from exc
     parts = dataset.train_test_split(test_size=TEST_SIZE, seed=SPLIT_SEED)
     return [row_to_sample(row, i) for i, row in enumerate(parts[split])]
