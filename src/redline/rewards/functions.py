@@ -178,9 +178,6 @@ class RewardFunction:
         self.errors = 0
         self.unscored = 0
         self._logged: set[str] = set()
-        # Whether checked_calls' outcomes of a call's completions are kept, until the next call,
-        # for the single-scorer rewards asked next (see make_composite).
-        self._keep = keep_outcomes and weights is not None
         # When the shape is a weighted sum of scorer values (``weights``: scorer, weight), it is
         # computed inline, without building the outcomes' mapping; ``shape`` must agree. Scorers
         # that checked_calls gives together are read from its one pass, by position.
@@ -200,6 +197,10 @@ class RewardFunction:
                 self._weighted = tuple((i, w) for i, (_, w) in enumerate(weights))
                 if len(weights) == 1:
                     self._position = TOGETHER.get(weights[0][0])
+        # Whether checked_calls' outcomes of a call's completions are kept, until the next call,
+        # for the single-scorer rewards asked next (see make_composite): only a reward that
+        # makes them has any to keep.
+        self._keep = keep_outcomes and weights is not None and self._summed_rules is None
 
     def __repr__(self) -> str:
         return f"<reward {self.__name__} fmt={self.fmt}>"
