@@ -109,7 +109,8 @@ class GateSettings(_Strict):
 
         if not value:
             raise ValueError("the gate needs at least one suite")
-        unknown = [name for name in value if name not in suite_names()]
+        known = suite_names()
+        unknown = [name for name in value if name not in known]
         if unknown:
             raise ValueError(f"unknown suite(s) {unknown}; see `redline suites`")
         return value
