@@ -88,3 +88,43 @@ def test_cli_fails_bad_rewards_naming_the_property(target, prop):
 def test_cli_reports_a_bad_target():
     result = run_cli("tests.bad_rewards:missing")
     assert result.returncode == 2 and "cannot load tests.bad_rewards:missing" in result.stderr
+
+
+def test_cli_loads_a_reward_from_a_file_path(tmp_path):
+    # Reward authors keep rewards in a script beside their training code, not in a package.
+    source = Path(bad_rewards.__file__).read_text(encoding="utf-8")
+    (tmp_path / "my rewards.py").write_text(source, encoding="utf-8")
+    result = run_cli(f"{tmp_path / 'my rewards.py'}:raises", "--examples", "5")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "VIOLATED no_exception" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("source", "said"),
+    [
+        ("def reward(:\n", "SyntaxError"),
+        ("raise RuntimeError('no GPU here')\n", "RuntimeError: no GPU here"),
+    ],
+)
+def test_cli_says_why_a_reward_module_cannot_be_loaded(tmp_path, source, said):
+    # A module that fails to import is a bad target (exit 2), never a violation (exit 1).
+    path = tmp_path / "broken.py"
+    path.write_text(source, encoding="utf-8")
+    for target in (f"{path}:reward", "broken:reward"):
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "redline"), "fuzz-reward", target],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+        )
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert f"cannot load {target}" in result.stderr and said in result.stderr
+        assert "Traceback" not in result.stderr
+        assert "broken.py" in result.stderr  # where the problem is
+
+
+def test_cli_reports_a_missing_file():
+    result = run_cli("no/such/rewards.py:reward")
+    assert result.returncode == 2
+    assert "cannot load no/such/rewards.py:reward" in result.stderr
+    assert "no such file" in result.stderr

@@ -10,6 +10,7 @@ import math
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated
 
 import typer
@@ -202,8 +203,9 @@ def fuzz_reward(
     target: Annotated[
         str,
         typer.Argument(
-            help="The reward function as MODULE:NAME, e.g. redline.rewards:composite or "
-            "my_rewards:tool_reward (modules in the current folder are found)."
+            help="The reward function as MODULE:NAME or FILE.py:NAME, e.g. "
+            "redline.rewards:composite, my_rewards:tool_reward (modules in the current folder "
+            "are found) or train/rewards.py:tool_reward."
         ),
     ],
     examples: Annotated[int, typer.Option(help="Hypothesis examples per property.", min=1)] = 100,
@@ -226,24 +228,21 @@ def fuzz_reward(
     violation is printed with hypothesis' minimal example. The function is called as
     f(prompts=..., completions=..., tools=[JSON], answers=[JSON]).
     """
-    import importlib
-    import os
-
     from redline.harness.parsing import PARSERS
     from redline.rewards.testing import check_reward
 
-    module_name, _, attr = target.partition(":")
-    if not module_name or not attr:
-        raise typer.BadParameter("give the function as MODULE:NAME", param_hint="TARGET")
+    where, _, attr = target.rpartition(":")  # the last colon: a Windows path has one too
+    if not where or not attr:
+        raise typer.BadParameter(
+            "give the function as MODULE:NAME or FILE.py:NAME", param_hint="TARGET"
+        )
     for name in fmt or []:
         if name not in PARSERS:
             raise typer.BadParameter(f"unknown format {name!r}", param_hint="--format")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
     try:
-        fn = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        err_console.print(f"[red]error:[/red] cannot load {target}: {exc}")
+        fn = getattr(_import_target(where), attr)
+    except Exception as exc:  # noqa: BLE001 - the user's module may raise anything on import
+        err_console.print(f"[red]error:[/red] cannot load {target}: {_import_failure(exc)}")
         raise typer.Exit(2) from exc
     if not callable(fn):
         err_console.print(f"[red]error:[/red] {target} is not callable")
@@ -258,6 +257,50 @@ def fuzz_reward(
         console.print(f"{len(violations)} propert{'y' if len(violations) == 1 else 'ies'} violated")
         raise typer.Exit(1)
     console.print("all properties hold")
+
+
+def _import_target(where: str) -> ModuleType:
+    """The module named by fuzz-reward's target: a file (``path/to/rewards.py``) or a module
+    name, found from the current folder too. A file's own folder is put on the path so that
+    it can import its neighbours."""
+    import importlib
+    import importlib.util
+    import os
+
+    if where.endswith(".py") or os.sep in where or "/" in where:
+        path = Path(where).resolve()
+        if not path.is_file():
+            raise FileNotFoundError(f"no such file {where}")
+        name = "_redline_target_" + "".join(c if c.isalnum() else "_" for c in path.stem)
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"{where} cannot be imported as Python")
+        if str(path.parent) not in sys.path:
+            sys.path.insert(0, str(path.parent))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # what it defines (dataclasses, pickles) can find it
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+        return module
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    return importlib.import_module(where)
+
+
+def _import_failure(exc: Exception) -> str:
+    """Why a target could not be loaded, with where in the user's code it went wrong."""
+    if isinstance(exc, (FileNotFoundError, AttributeError, ModuleNotFoundError)):
+        return str(exc)
+    if isinstance(exc, SyntaxError):
+        return f"SyntaxError: {exc.msg} ({exc.filename}, line {exc.lineno})"
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    place = f" ({frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{place}"
 
 
 # The summary's columns: metrics.json's names, and the short headers they are shown under.
