@@ -22,3 +22,15 @@ def count_calls(prompts, completions, **columns):
 def raises(prompts, completions, **columns):
     """Crashes on every completion."""
     return [1 / 0 for _ in completions]
+
+
+def first_row_only(prompts, completions, **columns):
+    """Scores every completion of a batch against the first row's answer: right for a batch
+    of one, wrong for TRL's batches, which mix prompts."""
+    names = {a["name"] for a in json.loads(columns["answers"][0])}
+    return [1.0 if any(f'"{n}"' in t or f"{n}(" in t for n in names) else 0.0 for t in completions]
+
+
+def one_reward(prompts, completions, **columns):
+    """Always one reward, however many completions it is given."""
+    return [0.0]

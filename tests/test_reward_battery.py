@@ -57,6 +57,39 @@ def test_linear_time_catches_quadratic_work():
     assert "linear_time" in props
 
 
+@pytest.mark.parametrize(
+    ("fn", "said"),
+    [
+        (bad_rewards.first_row_only, "alone"),
+        (bad_rewards.one_reward, "1 reward(s) for"),
+    ],
+)
+def test_the_battery_checks_rewards_on_mixed_batches(fn, said):
+    # TRL hands a reward a batch of completions of several prompts, a row each: a reward right
+    # for one completion can still misread a batch.
+    violations = check_reward(fn, examples=EXAMPLES)
+    found = next((v for v in violations if v.prop == "batch_consistent"), None)
+    assert found is not None, violations
+    assert said in found.message
+    batch = found.example["batch"]
+    assert len(batch) >= 2 and all({"tools", "answers", "completion"} <= set(b) for b in batch)
+
+
+def test_the_battery_takes_any_sequence_of_rewards():
+    # TRL iterates what a reward returns: a tuple or a numpy array of numbers is as good as a
+    # list, and numpy's floats are numbers.
+    import numpy as np
+
+    def as_array(prompts, completions, **columns):
+        return np.zeros(len(completions), dtype=np.float32)
+
+    def as_tuple(prompts, completions, **columns):
+        return tuple(np.float64(0.5) for _ in completions)
+
+    assert check_reward(as_array, examples=10) == []
+    assert check_reward(as_tuple, examples=10) == []
+
+
 def run_cli(*args):
     root = Path(__file__).resolve().parent.parent
     script = Path(sys.executable).parent / "redline"

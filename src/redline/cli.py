@@ -224,9 +224,10 @@ def fuzz_reward(
     """Fuzz a TRL-shaped reward function with the property battery; exit 1 on any violation.
 
     Properties: bounded, no_exception, deterministic, perfect_beats_corruption,
-    key_order_and_whitespace, more_calls_never_help, think_earns_nothing, linear_time. Each
-    violation is printed with hypothesis' minimal example. The function is called as
-    f(prompts=..., completions=..., tools=[JSON], answers=[JSON]).
+    key_order_and_whitespace, more_calls_never_help, think_earns_nothing, batch_consistent,
+    linear_time. Each violation is printed with hypothesis' minimal example. The function is
+    called as f(prompts=..., completions=..., tools=[JSON], answers=[JSON]), one JSON text per
+    completion in each column, as TRL passes dataset columns.
     """
     from redline.harness.parsing import PARSERS
     from redline.rewards.testing import check_reward

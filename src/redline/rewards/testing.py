@@ -11,6 +11,7 @@ import copy
 import json
 import keyword
 import math
+import numbers
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -305,10 +306,27 @@ def _reward(fn: Callable[..., Any], case: Case, completion: str) -> Any:
     return out, None
 
 
+def _values(out: Any) -> list[Any] | None:
+    """What a reward returned as a list, or None when it is not a sequence of rewards. TRL
+    iterates it, so a tuple or a numpy array does as well as a list."""
+    if isinstance(out, (str, bytes, dict)) or not hasattr(out, "__len__"):
+        return None
+    try:
+        return list(out)
+    except TypeError:  # a 0-d array has __len__ but no length
+        return None
+
+
 def _value(out: Any) -> float | None | object:
-    if not isinstance(out, (list, tuple)) or len(out) != 1:
+    values = _values(out)
+    if values is None or len(values) != 1:
         return _RAISED
-    return out[0]
+    return values[0]
+
+
+def _is_reward(value: Any) -> bool:
+    """None or a real number (numpy's floats and ints included)."""
+    return value is None or isinstance(value, numbers.Real)
 
 
 def _case_dict(case: Case) -> dict[str, Any]:
@@ -349,6 +367,8 @@ def _run(
         example = last["example"]
         if isinstance(example, tuple) and example and isinstance(example[0], Case):
             shown = {**_case_dict(example[0]), "completions": list(example[1:])}
+        elif isinstance(example, list) and all(isinstance(e[0], Case) for e in example):
+            shown = {"batch": [{**_case_dict(c), "completion": text} for c, text in example]}
         else:
             shown = {"example": repr(example)}
         return Violation(prop, last["message"], shown)
@@ -367,7 +387,9 @@ def check_reward(
     Properties: ``bounded`` (finite, within ``reward_range`` or the function's own
     ``reward_range``), ``no_exception``, ``deterministic``, ``perfect_beats_corruption``,
     ``key_order_and_whitespace``, ``more_calls_never_help`` (duplicating or adding a call),
-    ``think_earns_nothing`` (calls inside ``<think>`` score no more than no call), and
+    ``think_earns_nothing`` (calls inside ``<think>`` score no more than no call),
+    ``batch_consistent`` (a batch mixing several prompts' completions, a row each as TRL gives
+    them, gets one reward per completion, each what that completion scores alone), and
     ``linear_time`` (a 100 KB completion scores within ``time_limit`` seconds, and ten times the
     text takes at most about ten times as long).
     """
@@ -389,7 +411,7 @@ def check_reward(
         if _value(out) is _RAISED:
             return f"returned {out!r}, not a list of one reward"
         value = _value(out)
-        if value is not None and not isinstance(value, (int, float)):
+        if not _is_reward(value):
             return f"returned {value!r}, not a number or None"
         return None
 
@@ -490,6 +512,44 @@ def check_reward(
         lambda c: st.tuples(st.just(c), corrupted(c, ["think_wrapper"]).map(lambda p: p[1]))
     )
     found = _run("think_earns_nothing", thoughts, think, examples)
+    if found:
+        violations.append(found)
+
+    def batch(example: list[tuple[Case, str]]) -> str | None:
+        # TRL asks about a batch of several prompts' completions at once, a row each.
+        alone = [score(case, text) for case, text in example]
+        if _RAISED in alone:
+            return None  # no_exception reports it
+        rows = [case.columns() for case, _ in example]
+        try:
+            out = fn(
+                prompts=["(prompt)"] * len(example),
+                completions=[text for _, text in example],
+                **{c: [row[c][0] for row in rows] for c in rows[0]},
+            )
+        except Exception as exc:  # noqa: BLE001 - what a reward raises is what is reported
+            return f"raised {type(exc).__name__}: {exc} on a batch of {len(example)}"
+        values = _values(out)
+        if values is None or len(values) != len(example):
+            got = "no list" if values is None else f"{len(values)} reward(s)"
+            return f"returned {got} for {len(example)} completions"
+        for index, (one, together) in enumerate(zip(alone, values, strict=True)):
+            if one != together and not (one is None and together is None):
+                return (
+                    f"completion {index} scored {together!r} in a batch of {len(example)}, "
+                    f"{one!r} alone"
+                )
+        return None
+
+    # Each row's completion is its perfect calls or no call: enough to tell rows apart, and
+    # quick to shrink (corruptions are the other properties' business).
+    rows = base.flatmap(
+        lambda c: st.tuples(
+            st.just(c), st.sampled_from([format_calls(list(c.calls), c.fmt), NO_CALL_TEXT])
+        )
+    )
+    batches = st.lists(rows, min_size=2, max_size=2)
+    found = _run("batch_consistent", batches, batch, examples)
     if found:
         violations.append(found)
 
