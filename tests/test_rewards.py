@@ -221,3 +221,39 @@ def test_score_one_completion_from_its_row():
     row = {"tools": json.dumps(TOOLS), "answers": json.dumps(ANSWERS)}
     assert rewards.ast_match.score(PERFECT, row) == 1.0
     assert rewards.toolrl.score("no idea", row) == -3.0
+
+
+def test_columns_stored_as_datasets_structs_lose_the_nulls_arrow_filled_in(caplog):
+    # A datasets column of nested objects has one Arrow struct type for all rows: every row
+    # gets every key any row has, None where it had none. Read literally, the rows' tools gain
+    # null parameter schemas (unscoreable) and their answers null arguments (F1 drops).
+    datasets = pytest.importorskip("datasets")
+    rewards.clear_caches()  # the warning is said once a process
+    other_tool = {
+        "type": "function",
+        "function": {
+            "name": "get_time",
+            "parameters": {"type": "object", "properties": {"zone": {"type": "string"}}},
+        },
+    }
+    rows = [
+        {"tools": TOOLS, "answers": ANSWERS},
+        {"tools": [other_tool], "answers": [{"name": "get_time", "arguments": {"zone": "UTC"}}]},
+    ]
+    table = datasets.Dataset.from_list(rows)
+    assert table[1]["tools"][0]["function"]["parameters"]["properties"]["city"] is None
+    texts = [PERFECT, '{"name": "get_time", "arguments": {"zone": "UTC"}}']
+    for name in ("composite", "schema_hit", "exec", "semantic_f1"):
+        fn = make_reward(name)
+        with caplog.at_level(logging.WARNING, logger="redline.rewards"):
+            got = fn(completions=texts, tools=table["tools"], answers=table["answers"])
+        assert got == [1.0, 1.0], name
+        assert fn.unscored == 0
+    warned = [r.getMessage() for r in caplog.records if "null" in r.getMessage()]
+    assert len(warned) == 1, "said once"
+    assert "JSON text" in warned[0]
+    # JSON text keeps an explicit null: it is the author's, not Arrow's.
+    nulls = [{"name": "get_weather", "arguments": {"city": "Paris", "unit": None}}]
+    f1 = make_reward("semantic_f1")
+    got = f1(completions=[PERFECT], tools=[json.dumps(TOOLS)], answers=[json.dumps(nulls)])
+    assert got[0] < 1.0

@@ -50,11 +50,13 @@ def _parse(text: str, fmt: str) -> Parsed:
 
 def clear_caches() -> None:
     """Forget every parsed completion, tools text, sample and outcome kept (benchmarks call this
-    so that no timed pass reuses an earlier one's work)."""
+    so that no timed pass reuses an earlier one's work), and what was said once."""
     _parse.cache_clear()
     _tools_from_text.cache_clear()
     _SAMPLES.clear()
     _CHECKED.clear()
+    global _NULLS_SAID
+    _NULLS_SAID = False  # and say again what a datasets column's nulls are
 
 
 def completion_of(completion: Any, fmt: str = "auto") -> Completion:
@@ -87,7 +89,45 @@ def _loaded(value: Any, column: str) -> Any:
             return json.loads(value)
         except json.JSONDecodeError as exc:
             raise ValueError(f"column {column!r} holds text that is not JSON: {exc}") from exc
-    return value
+    return _without_nulls(value, column)
+
+
+def _without_nulls(value: Any, column: str) -> Any:
+    """A column value given as objects, without its objects' null fields.
+
+    A datasets column of nested objects has one Arrow struct type for every row, so each row
+    gets every key that any row has, None where it had none: tools would gain null parameter
+    schemas and answers null arguments. Those nulls are Arrow's, not the author's, and cannot be
+    told apart from an author's; JSON text keeps the author's (said once)."""
+    dropped: list[bool] = []
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, dict):
+            kept = {}
+            for key, sub in item.items():
+                if sub is None:
+                    dropped.append(True)
+                else:
+                    kept[key] = walk(sub)
+            return kept
+        if isinstance(item, list):
+            return [walk(sub) for sub in item]
+        return item
+
+    out = walk(value)
+    global _NULLS_SAID
+    if dropped and not _NULLS_SAID:
+        _NULLS_SAID = True
+        logger.warning(
+            "column %r holds objects with null fields, as a datasets column of nested objects "
+            "does (each row gets every key of every row, None where it had none): the rewards "
+            "drop them. Store tools and answers as JSON text to keep a null you meant.",
+            column,
+        )
+    return out
+
+
+_NULLS_SAID = False
 
 
 def _tools(value: Any) -> list[ToolSpec]:
