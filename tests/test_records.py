@@ -84,6 +84,39 @@ def test_tool_spec_rejects_a_nameless_tool():
         ToolSpec.model_validate({"type": "function", "function": "w"})
 
 
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"name": "w", "arguments": {"city": "Oslo"}},
+        {"name": "w", "parameters": {"city": "Oslo"}},  # the name some datasets use
+        {"name": "w", "arguments": '{"city": "Oslo"}'},  # JSON text, as OpenAI's API sends
+        {
+            "id": "c1",
+            "type": "function",
+            "function": {"name": "w", "arguments": '{"city": "Oslo"}'},
+        },
+        {"function": {"name": "w", "arguments": {"city": "Oslo"}}},
+    ],
+)
+def test_tool_call_accepts_the_usual_call_forms(form):
+    # An answer column written in any of these must not lose its arguments.
+    assert ToolCall.model_validate(form) == ToolCall(name="w", arguments={"city": "Oslo"})
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"name": "w", "arguments": "{city: Oslo}"}, "arguments are text that is not JSON"),
+        ({"name": "w", "arguments": "[1]"}, "arguments must be an object"),
+        ({"name": "w", "arguments": {"city": "Oslo"}, "parameters": {"x": 1}}, "both"),
+        ({"type": "function", "function": "w"}, "'function' must be an object"),
+    ],
+)
+def test_tool_call_names_what_is_wrong(form, message):
+    with pytest.raises(ValidationError, match=message):
+        ToolCall.model_validate(form)
+
+
 def test_bfcl_call_form():
     call = ToolCall(name="f.g", arguments={"a": [1, 2]})
     assert call.to_bfcl() == {"f.g": {"a": [1, 2]}}

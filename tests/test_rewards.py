@@ -257,3 +257,18 @@ def test_columns_stored_as_datasets_structs_lose_the_nulls_arrow_filled_in(caplo
     f1 = make_reward("semantic_f1")
     got = f1(completions=[PERFECT], tools=[json.dumps(TOOLS)], answers=[json.dumps(nulls)])
     assert got[0] < 1.0
+
+
+def test_answers_in_openai_and_parameters_forms_keep_their_arguments():
+    openai = [
+        {
+            "type": "function",
+            "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])},
+        }
+        for c in ANSWERS
+    ]
+    named = [{"name": c["name"], "parameters": c["arguments"]} for c in ANSWERS]
+    wrong = '{"name": "get_weather", "arguments": {"city": "Rome", "unit": "c"}}'
+    for answers in (openai, named):
+        got = rewards.semantic_f1(completions=[PERFECT, wrong], **columns(2, answers=answers))
+        assert got == [1.0, 0.5]

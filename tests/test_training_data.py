@@ -42,6 +42,9 @@ XLAM_TOOL = {
 }
 
 
+BAD_UNIT = {"city": "Tromso", "unit": "kelvin"}
+
+
 def row(i, query, answers, tools=(WEATHER,)):
     return {"id": i, "query": query, "tools": json.dumps(list(tools)), "answers": answers}
 
@@ -107,6 +110,11 @@ def test_three_layers_drop_bad_rows_and_say_why(tmp_path):
         row(10, dev_question, call(city="B")),  # asked by the dev set
         row(11, "weather in OSLO?", call(city="Oslo")),  # duplicate of row 0 once normalised
         row(12, "A pasta recipe?", call(name="find_recipe", dish="pasta"), tools=[XLAM_TOOL]),
+        # arguments under "parameters" are read: the bad unit is seen (semantic, not a missing
+        # city as if there were no arguments)
+        row(
+            13, "Weather in Tromso?", json.dumps([{"name": "get_weather", "parameters": BAD_UNIT}])
+        ),
     ]
     path = tmp_path / "mine.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows))
@@ -124,9 +132,11 @@ def test_three_layers_drop_bad_rows_and_say_why(tmp_path):
         9: "eval_overlap",
         10: "eval_overlap",
         11: "duplicate",
+        13: "semantic",
     }
     assert "unknown function: get_time" in layers[4][1]
     assert layers[6][1].startswith("enum: get_weather.unit")
+    assert layers[13][1].startswith("enum: get_weather.unit")
     assert layers[7][1].startswith("maximum: get_weather.days")
     assert "bfcl:simple_python" in layers[9][1] and "fc:dev" in layers[10][1]
     assert "mine_0" in layers[11][1]
@@ -136,11 +146,11 @@ def test_three_layers_drop_bad_rows_and_say_why(tmp_path):
     assert report["dropped"] == {
         "format": 3,
         "execution": 2,
-        "semantic": 3,
+        "semantic": 4,
         "duplicate": 1,
         "eval_overlap": 2,
     }
-    assert report["read"] == 13 and report["kept"] == 2
+    assert report["read"] == 14 and report["kept"] == 2
 
 
 def test_xlam_source_trains_only_on_its_train_part(tmp_path, monkeypatch):

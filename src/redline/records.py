@@ -146,6 +146,35 @@ class ToolCall(Record):
     name: str
     arguments: dict[str, Any] = Field(default_factory=dict)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _usual_forms(cls, data: Any) -> Any:
+        """Also read OpenAI's tool call (``{"type": "function", "function": {...}}``), arguments
+        given as JSON text (OpenAI's wire form) and arguments named ``parameters``: an answer
+        written in any of them keeps its arguments instead of silently losing them."""
+        if type(data) is not dict:
+            return data
+        if "function" in data and "name" not in data:
+            inner = data["function"]
+            if not isinstance(inner, dict):
+                raise ValueError("'function' must be an object with a 'name'")
+            data = inner
+        if "parameters" in data:
+            if "arguments" in data:
+                raise ValueError("a call gives both 'arguments' and 'parameters'; give one")
+            data = {**data, "arguments": data["parameters"]}
+            del data["parameters"]
+        arguments = data.get("arguments")
+        if isinstance(arguments, str):
+            try:
+                arguments = json.loads(arguments) if arguments.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"arguments are text that is not JSON: {exc}") from None
+            if not isinstance(arguments, dict):
+                raise ValueError(f"arguments must be an object, got {arguments!r:.80}")
+            data = {**data, "arguments": arguments}
+        return data
+
     def to_bfcl(self) -> dict[str, dict[str, Any]]:
         """BFCL's decoded form: ``{name: {arg: value}}``."""
         return {self.name: dict(self.arguments)}

@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from redline.harness.parsing import format_calls
 from redline.harness.prompts import get_mode
 from redline.records import Sample, ToolCall, ToolSpec
@@ -227,15 +229,23 @@ def validate_row(row: Row) -> Sample:
     specs = [_tool_spec(t, i) for i, t in enumerate(tools)]
     calls = []
     for i, answer in enumerate(answers):
-        if (
-            not isinstance(answer, dict)
-            or not isinstance(answer.get("name"), str)
-            or not isinstance(answer.get("arguments", {}), dict)
-        ):
+        # The call forms ToolCall reads: xlam's, OpenAI's, arguments as JSON text or named
+        # "parameters".
+        try:
+            if not isinstance(answer, dict):
+                raise ValueError("not an object")
+            calls.append(ToolCall.model_validate(answer))
+        except ValueError as exc:  # ValidationError is one
+            why = str(exc)
+            if isinstance(exc, ValidationError):
+                error = exc.errors()[0]
+                where = ".".join(str(p) for p in error["loc"])
+                why = f"{where}: {error['msg']}" if where else error["msg"]
             raise _Dropped(
-                "format", f"answers[{i}] is not a call with a name and an arguments object"
-            )
-        calls.append(ToolCall(name=answer["name"], arguments=answer.get("arguments", {})))
+                "format",
+                f"answers[{i}] is not a call with a name and an arguments object "
+                f"({why.removeprefix('Value error, ')})",
+            ) from None
     by_name = {s.name: s for s in specs}
     for call in calls:  # execution: the call could run against the offered tools
         spec = by_name.get(call.name)
