@@ -161,3 +161,12 @@ def test_cli_reports_a_missing_file():
     assert result.returncode == 2
     assert "cannot load no/such/rewards.py:reward" in result.stderr
     assert "no such file" in result.stderr
+
+
+def test_a_nan_reward_is_reported_once_as_unbounded():
+    # NaN != NaN, but a reward that always gives NaN is deterministic and batch-consistent:
+    # only `bounded` is broken.
+    def nan(prompts, completions, **columns):
+        return [float("nan") for _ in completions]
+
+    assert [v.prop for v in check_reward(nan, examples=10)] == ["bounded"]

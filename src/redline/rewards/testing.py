@@ -324,6 +324,16 @@ def _value(out: Any) -> float | None | object:
     return values[0]
 
 
+def _same(one: Any, other: Any) -> bool:
+    """Equal rewards; a NaN is the same as a NaN (``bounded`` reports NaN itself)."""
+    if one is None or other is None:
+        return one is other
+    try:
+        return bool(one == other) or (math.isnan(one) and math.isnan(other))
+    except TypeError:  # not numbers: no_exception reports them
+        return False
+
+
 def _is_reward(value: Any) -> bool:
     """None or a real number (numpy's floats and ints included)."""
     return value is None or isinstance(value, numbers.Real)
@@ -429,7 +439,7 @@ def check_reward(
 
     def deterministic(example: tuple[Case, str]) -> str | None:
         first, second = score(*example), score(*example)
-        if first is not _RAISED and first != second and not (first is None and second is None):
+        if first is not _RAISED and not _same(first, second):
             return f"scored {first!r} then {second!r}"
         return None
 
@@ -466,7 +476,7 @@ def check_reward(
     def layout(example: tuple[Case, str, str]) -> str | None:
         case, one, other = example
         a, b = score(case, one), score(case, other)
-        if _RAISED not in (a, b) and a != b:
+        if _RAISED not in (a, b) and not _same(a, b):
             return f"the same calls scored {a!r} and {b!r} in two layouts"
         return None
 
@@ -534,7 +544,7 @@ def check_reward(
             got = "no list" if values is None else f"{len(values)} reward(s)"
             return f"returned {got} for {len(example)} completions"
         for index, (one, together) in enumerate(zip(alone, values, strict=True)):
-            if one != together and not (one is None and together is None):
+            if not _same(one, together):
                 return (
                     f"completion {index} scored {together!r} in a batch of {len(example)}, "
                     f"{one!r} alone"
