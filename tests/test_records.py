@@ -77,6 +77,18 @@ def test_schema_problems_name_the_place(parameters, problem):
     assert all(p.startswith("tool 't'") for p in problems)
 
 
+def test_tool_spec_reads_null_or_json_text_parameters():
+    # OpenAI lets a tool without parameters say null; some datasets keep the schema as text.
+    none = ToolSpec.model_validate(
+        {"type": "function", "function": {"name": "w", "parameters": None}}
+    )
+    assert none.parameters == {} and none.problems() == ()
+    text = ToolSpec.model_validate({"name": "w", "parameters": json.dumps(PARAMS)})
+    assert text.parameters == PARAMS
+    with pytest.raises(ValidationError, match="parameters are text that is not JSON"):
+        ToolSpec.model_validate({"name": "w", "parameters": "{type: object}"})
+
+
 def test_tool_spec_rejects_a_nameless_tool():
     with pytest.raises(ValidationError):
         ToolSpec.model_validate({"description": "no name"})

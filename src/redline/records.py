@@ -87,7 +87,18 @@ class ToolSpec(Record):
             inner = data["function"]
             if not isinstance(inner, dict):
                 raise ValueError("'function' must be an object with a 'name'")
-            return inner
+            data = inner
+        if isinstance(data, dict) and "parameters" in data:
+            # OpenAI lets a tool without parameters say null; some datasets keep the schema as
+            # JSON text.
+            parameters = data["parameters"]
+            if parameters is None:
+                data = {k: v for k, v in data.items() if k != "parameters"}
+            elif isinstance(parameters, str):
+                try:
+                    data = {**data, "parameters": json.loads(parameters)}
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"parameters are text that is not JSON: {exc}") from None
         return data
 
     @cached_property
