@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from redline.rewards import REWARDS
-from redline.rewards.testing import check_reward
+from redline.rewards.testing import PROPERTIES, check_reward
 from tests import bad_rewards
 
 EXAMPLES = 25
@@ -90,6 +91,16 @@ def test_the_battery_takes_any_sequence_of_rewards():
     assert check_reward(as_tuple, examples=10) == []
 
 
+def test_the_battery_reports_each_property_as_it_ends():
+    seen = []
+    violations = check_reward(
+        bad_rewards.raises, examples=5, progress=lambda *args: seen.append(args)
+    )
+    assert [prop for prop, _, _ in seen] == list(PROPERTIES)
+    assert [found for _, found, _ in seen if found] == violations
+    assert all(seconds >= 0 for _, _, seconds in seen)
+
+
 def run_cli(*args):
     root = Path(__file__).resolve().parent.parent
     script = Path(sys.executable).parent / "redline"
@@ -102,6 +113,8 @@ def test_cli_passes_the_default_composite():
     result = run_cli("redline.rewards:composite", "--examples", "15")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all properties hold" in result.stdout
+    for prop in PROPERTIES:  # each one said as it ends, long shrinks being slow
+        assert re.search(rf"ok\s+{prop}\s+[0-9.]+ s", result.stdout), prop
 
 
 @pytest.mark.parametrize(

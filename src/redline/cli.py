@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 from types import ModuleType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console, Group
@@ -249,7 +249,15 @@ def fuzz_reward(
         err_console.print(f"[red]error:[/red] {target} is not callable")
         raise typer.Exit(2)
     console.print(f"fuzzing {target} with {examples} examples per property ...")
-    violations = check_reward(fn, examples=examples, formats=fmt or None, time_limit=time_limit)
+
+    def said(prop: str, found: Any, seconds: float) -> None:
+        mark = "[red]FAIL[/red]" if found else "[green]ok[/green]  "
+        console.print(f"  {mark} {prop:<26} {seconds:6.1f} s")
+
+    with console.status("checking the properties (a violated one is shrunk, which takes time)"):
+        violations = check_reward(
+            fn, examples=examples, formats=fmt or None, time_limit=time_limit, progress=said
+        )
     for v in violations:
         console.print(f"[red]VIOLATED[/red] {v.prop}: {v.message}")
         if v.example:

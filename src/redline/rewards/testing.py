@@ -296,6 +296,19 @@ class Violation:
 
 _RAISED = object()
 
+# The battery's properties, in the order check_reward runs them.
+PROPERTIES = (
+    "no_exception",
+    "bounded",
+    "deterministic",
+    "perfect_beats_corruption",
+    "key_order_and_whitespace",
+    "more_calls_never_help",
+    "think_earns_nothing",
+    "batch_consistent",
+    "linear_time",
+)
+
 
 def _reward(fn: Callable[..., Any], case: Case, completion: str) -> Any:
     """One completion's reward, or _RAISED (with the exception) when ``fn`` raised."""
@@ -391,6 +404,7 @@ def check_reward(
     formats: Sequence[str] | None = None,
     reward_range: tuple[float, float] | None = None,
     time_limit: float = 1.0,
+    progress: Callable[[str, Violation | None, float], Any] | None = None,
 ) -> list[Violation]:
     """Run the battery on a TRL-shaped reward function; return what it breaks (empty: none).
 
@@ -401,7 +415,9 @@ def check_reward(
     ``batch_consistent`` (a batch mixing several prompts' completions, a row each as TRL gives
     them, gets one reward per completion, each what that completion scores alone), and
     ``linear_time`` (a 100 KB completion scores within ``time_limit`` seconds, and ten times the
-    text takes at most about ten times as long).
+    text takes at most about ten times as long), in the order of ``PROPERTIES``.
+    ``progress``, when given, is called as each property ends: (property, its violation or
+    None, seconds it took); a violated one may take a while, hypothesis shrinking it.
     """
     fmt = getattr(fn, "fmt", "auto")
     formats = tuple(formats or (FORMATS if fmt == "auto" else (fmt,)))
@@ -412,6 +428,19 @@ def check_reward(
     )
     with_perfect = base.flatmap(lambda c: st.tuples(st.just(c), completions(list(c.calls), c.fmt)))
     violations: list[Violation] = []
+
+    def run(
+        prop: str, strategy: st.SearchStrategy[Any], check: Callable[[Any], str | None]
+    ) -> None:
+        timed(prop, lambda: _run(prop, strategy, check, examples))
+
+    def timed(prop: str, find: Callable[[], Violation | None]) -> None:
+        start = time.perf_counter()
+        found = find()
+        if found:
+            violations.append(found)
+        if progress is not None:
+            progress(prop, found, time.perf_counter() - start)
 
     def no_exception(example: tuple[Case, str]) -> str | None:
         case, text = example
@@ -451,9 +480,7 @@ def check_reward(
         ("bounded", bounded),
         ("deterministic", deterministic),
     ):
-        found = _run(prop, strategies, check, examples)
-        if found:
-            violations.append(found)
+        run(prop, strategies, check)
 
     def perfect_beats(example: tuple[Case, str, str]) -> str | None:
         case, perfect, worse = example
@@ -469,9 +496,7 @@ def check_reward(
             st.just(c), completions(list(c.calls), c.fmt), corrupted(c).map(lambda p: p[1])
         )
     )
-    found = _run("perfect_beats_corruption", pairs, perfect_beats, examples)
-    if found:
-        violations.append(found)
+    run("perfect_beats_corruption", pairs, perfect_beats)
 
     def layout(example: tuple[Case, str, str]) -> str | None:
         case, one, other = example
@@ -485,9 +510,7 @@ def check_reward(
             st.just(c), completions(list(c.calls), c.fmt), completions(list(c.calls), c.fmt)
         )
     )
-    found = _run("key_order_and_whitespace", layouts, layout, examples)
-    if found:
-        violations.append(found)
+    run("key_order_and_whitespace", layouts, layout)
 
     def more_calls(example: tuple[Case, str, str]) -> str | None:
         case, plain, more = example
@@ -505,9 +528,7 @@ def check_reward(
             corrupted(c, ["duplicate_call", "extra_call"]).map(lambda p: p[1]),
         )
     )
-    found = _run("more_calls_never_help", grown, more_calls, examples)
-    if found:
-        violations.append(found)
+    run("more_calls_never_help", grown, more_calls)
 
     def think(example: tuple[Case, str]) -> str | None:
         case, wrapped = example
@@ -521,9 +542,7 @@ def check_reward(
     thoughts = base.flatmap(
         lambda c: st.tuples(st.just(c), corrupted(c, ["think_wrapper"]).map(lambda p: p[1]))
     )
-    found = _run("think_earns_nothing", thoughts, think, examples)
-    if found:
-        violations.append(found)
+    run("think_earns_nothing", thoughts, think)
 
     def batch(example: list[tuple[Case, str]]) -> str | None:
         # TRL asks about a batch of several prompts' completions at once, a row each.
@@ -559,13 +578,9 @@ def check_reward(
         )
     )
     batches = st.lists(rows, min_size=2, max_size=2)
-    found = _run("batch_consistent", batches, batch, examples)
-    if found:
-        violations.append(found)
+    run("batch_consistent", batches, batch)
 
-    found = _linear_time(fn, formats[0], time_limit)
-    if found:
-        violations.append(found)
+    timed("linear_time", lambda: _linear_time(fn, formats[0], time_limit))
     return violations
 
 
