@@ -15,7 +15,9 @@ its runner decodes (``default_decode_ast_prompting``) before the two checks. Two
 that pipeline on the same calls written in BFCL's own prompting formats: Python syntax (its
 default, read with ``ast``; verdicts equal the decoded-input ones on all 20,000) and JSON (a list
 of {"function", "parameters"}; its regex misreads a few nested values: 8 of 20,000 verdicts
-differ).
+differ). A last context line times json.loads of the composite's inputs alone (each completion,
+each group's tools and answer texts): what reading text costs before any check, which the
+official line, handed decoded input, does not pay.
 
 A GRPO step of `redline train` calls five rewards on the same completions: the composite, then
 each of its four parts at weight 0 (so TRL logs them). That line times the five as the step
@@ -143,12 +145,24 @@ def main() -> None:
 
         return run
 
+    def run_decoding() -> float:
+        # What reading the composite's inputs costs before any check: json.loads of each
+        # completion and of each group's tools and answer texts, nothing else.
+        start = time.perf_counter()
+        for columns, texts, *_ in groups:
+            json.loads(columns["tools"][0])
+            json.loads(columns["possible_answer"][0])
+            for text in texts:
+                json.loads(text)
+        return time.perf_counter() - start
+
     passes = {
         "composite": run_composite,
         "official": run_official,
         "step": run_step,
         "official from python": run_official_from("python"),
         "official from json": run_official_from("json"),
+        "decoding": run_decoding,
     }
     parts = [c["name"] for c in DEFAULT_SPEC] if args.components else []
     for name in parts:
@@ -170,6 +184,10 @@ def main() -> None:
             f"  official from BFCL {fmt:6s} text      : {theirs_rate:10,.0f} entries/s"
             f"   composite / it: {rate['composite'] / theirs_rate:.2f}x"
         )
+    print(
+        f"  json.loads of the inputs alone      : {rate['decoding']:10,.0f} completions/s"
+        f"   its share of an official entry's time: {rate['official'] / rate['decoding']:.0%}"
+    )
     for name in parts:
         print(f"  {name + ' reward alone':34s} : {rate[name]:10,.0f} completions/s")
 

@@ -34,6 +34,7 @@ def test_reward_benchmark_prints_each_rate():
         r"a GRPO step's five rewards",
         r"official from BFCL python text",
         r"official from BFCL json +text",
+        r"json.loads of the inputs alone",
         r"semantic_f1 reward alone",
     ):
         assert re.search(label + r".*?" + RATE, out), (label, out)
