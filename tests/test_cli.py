@@ -132,3 +132,14 @@ def test_parse_prints_the_completion(tmp_path):
     result = runner.invoke(app, ["parse", "--format", "python", str(bad)])
     assert result.exit_code == 1
     assert json.loads(result.output)["parse_error"]["kind"] == "invalid_syntax"
+
+
+def test_parse_detects_the_format_and_reads_dash_as_standard_input():
+    # As the rewards do, the format is detected unless one is named; "-" is standard input.
+    result = runner.invoke(app, ["parse", "-"], input='[get_weather(city="Oslo")]')
+    assert result.exit_code == 0, result.output
+    completion = json.loads(result.output)
+    assert completion["format"] == "python"
+    assert completion["calls"] == [{"name": "get_weather", "arguments": {"city": "Oslo"}}]
+    result = runner.invoke(app, ["parse", "--help"])
+    assert "openai" in result.output and "default: auto" in result.output

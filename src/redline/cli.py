@@ -175,20 +175,29 @@ def _official_agreement(checker, category: str, records) -> str:
 def parse_cmd(
     fmt: Annotated[
         str,
-        typer.Option("--format", "-f", help="Output format: json, hermes, python, or auto."),
-    ] = "json",
+        typer.Option(
+            "--format",
+            "-f",
+            help="Output format: auto (detected, as the rewards do), json, hermes, python, or "
+            "openai (an OpenAI assistant message as JSON).",
+        ),
+    ] = "auto",
     file: Annotated[
         Path | None,
-        typer.Argument(help="File with one model output (default: read standard input)."),
+        typer.Argument(help="File with one model output (default, or -: standard input)."),
     ] = None,
 ) -> None:
-    """Parse one model output; print its completion record (calls, reasoning, error) as JSON."""
+    """Parse one model output; print its completion record (calls, reasoning, error) as JSON.
+    Exit 1 when it holds no usable call."""
     from redline.harness.parsing import PARSERS, parse
 
     if fmt != "auto" and fmt not in PARSERS:
         raise typer.BadParameter(
-            f"unknown format {fmt!r}; choose from {', '.join(PARSERS)}", param_hint="--format"
+            f"unknown format {fmt!r}; choose from auto, {', '.join(PARSERS)}",
+            param_hint="--format",
         )
+    if file is not None and str(file) == "-":
+        file = None
     if file is not None and not file.is_file():
         raise typer.BadParameter(f"{file} is not a file", param_hint="FILE")
     text = file.read_text(encoding="utf-8") if file is not None else sys.stdin.read()
