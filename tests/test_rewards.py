@@ -190,6 +190,9 @@ def test_composite_specs(tmp_path):
         ("- {name: parse, weight: 1, bonus: 2}", "item 0: Extra inputs"),
         ("[]", "non-empty list"),
         ("- {name: composite, weight: 1}", "unknown reward 'composite'"),
+        # the composite rescales its weights to their total: a total of 0 scores nothing
+        ("- {name: parse, weight: 0}", "weights sum to 0"),
+        ("- {name: parse, weight: 1}\n- {name: exec, weight: -1}", "weights sum to 0"),
     ],
 )
 def test_bad_specs_are_named(spec, message):

@@ -511,6 +511,10 @@ def load_spec(spec: Any) -> list[Component]:
         if not math.isfinite(component.weight):
             raise ValueError(f"{where}: item {i}: weight must be a finite number")
         components.append(component)
+    if sum(c.weight for c in components) == 0:
+        # The composite scales the weights that apply up to the full total: a total of 0
+        # would give every completion 0 or None.
+        raise ValueError(f"{where}: the weights sum to 0; the composite would score nothing")
     return components
 
 
