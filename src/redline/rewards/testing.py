@@ -412,7 +412,7 @@ def check_reward(
     ``reward_range``), ``no_exception``, ``deterministic``, ``perfect_beats_corruption``,
     ``key_order_and_whitespace``, ``more_calls_never_help`` (duplicating or adding a call),
     ``think_earns_nothing`` (calls inside ``<think>`` score no more than no call),
-    ``batch_consistent`` (a batch mixing several prompts' completions, a row each as TRL gives
+    ``batch_consistent`` (a batch mixing two prompts' completions, a row each as TRL gives
     them, gets one reward per completion, each what that completion scores alone), and
     ``linear_time`` (a 100 KB completion scores within ``time_limit`` seconds, and ten times the
     text takes at most about ten times as long), in the order of ``PROPERTIES``.
