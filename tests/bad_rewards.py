@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from redline.harness.parsing import parse
+
 
 def substring(prompts, completions, **columns):
     """1 when every expected function name appears somewhere in the text: gameable."""
@@ -25,10 +27,14 @@ def raises(prompts, completions, **columns):
 
 
 def first_row_only(prompts, completions, **columns):
-    """Scores every completion of a batch against the first row's answer: right for a batch
-    of one, wrong for TRL's batches, which mix prompts."""
-    names = {a["name"] for a in json.loads(columns["answers"][0])}
-    return [1.0 if any(f'"{n}"' in t or f"{n}(" in t for n in names) else 0.0 for t in completions]
+    """1 when the calls name the answer's functions, but every completion of a batch is held
+    to the first row's answer: right for a batch of one, wrong for TRL's batches, which mix
+    prompts."""
+    names = sorted(a["name"] for a in json.loads(columns["answers"][0]))
+    return [
+        1.0 if sorted(c.name for c in parse(text, "auto").calls) == names else 0.0
+        for text in completions
+    ]
 
 
 def one_reward(prompts, completions, **columns):
