@@ -101,6 +101,19 @@ def test_the_battery_reports_each_property_as_it_ends():
     assert all(seconds >= 0 for _, _, seconds in seen)
 
 
+def test_the_battery_awaits_async_rewards():
+    # TRL (1.x) also takes async reward functions and awaits them; so does the battery.
+    async def composite(prompts, completions, **columns):
+        return REWARDS["composite"](prompts=prompts, completions=completions, **columns)
+
+    async def raises(prompts, completions, **columns):
+        raise RuntimeError("judge unreachable")
+
+    assert check_reward(composite, examples=10) == []
+    found = {v.prop: v.message for v in check_reward(raises, examples=5)}
+    assert "RuntimeError: judge unreachable" in found["no_exception"]
+
+
 def run_cli(*args):
     root = Path(__file__).resolve().parent.parent
     script = Path(sys.executable).parent / "redline"

@@ -7,7 +7,9 @@ redline's (``tools`` and ``answers`` as JSON, see redline.rewards.COLUMNS). Noth
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import inspect
 import json
 import keyword
 import math
@@ -315,10 +317,22 @@ PROPERTIES = (
 )
 
 
+def _call(fn: Callable[..., Any], **kwargs: Any) -> Any:
+    """``fn(**kwargs)``, awaited when ``fn`` is async (TRL awaits async reward functions)."""
+    out = fn(**kwargs)
+    if inspect.isawaitable(out):
+        out = asyncio.run(_awaited(out))
+    return out
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
+
+
 def _reward(fn: Callable[..., Any], case: Case, completion: str) -> Any:
     """One completion's reward, or _RAISED (with the exception) when ``fn`` raised."""
     try:
-        out = fn(prompts=["(prompt)"], completions=[completion], **case.columns())
+        out = _call(fn, prompts=["(prompt)"], completions=[completion], **case.columns())
     except Exception as exc:  # noqa: BLE001 - what a reward raises is what the battery reports
         return _RAISED, exc
     return out, None
@@ -411,7 +425,8 @@ def check_reward(
     time_limit: float = 1.0,
     progress: Callable[[str, Violation | None, float], Any] | None = None,
 ) -> list[Violation]:
-    """Run the battery on a TRL-shaped reward function; return what it breaks (empty: none).
+    """Run the battery on a TRL-shaped reward function, sync or async (awaited, as TRL does);
+    return what it breaks (empty: none).
 
     Properties: ``bounded`` (finite, within ``reward_range`` or the function's own
     ``reward_range``), ``no_exception``, ``deterministic``, ``perfect_beats_corruption``,
@@ -556,7 +571,8 @@ def check_reward(
             return None  # no_exception reports it
         rows = [case.columns() for case, _ in example]
         try:
-            out = fn(
+            out = _call(
+                fn,
                 prompts=["(prompt)"] * len(example),
                 completions=[text for _, text in example],
                 **{c: [row[c][0] for row in rows] for c in rows[0]},
