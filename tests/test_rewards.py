@@ -275,3 +275,14 @@ def test_answers_in_openai_and_parameters_forms_keep_their_arguments():
     for answers in (openai, named):
         got = rewards.semantic_f1(completions=[PERFECT, wrong], **columns(2, answers=answers))
         assert got == [1.0, 0.5]
+
+
+def test_a_message_list_is_scored_on_its_last_assistant_message():
+    # As documented: after TRL's tool-execution loop, the final turn is what is judged.
+    first = {"role": "assistant", "content": PERFECT}
+    tool = {"role": "tool", "content": '{"temperature": 11}'}
+    final = {"role": "assistant", "content": "It is 11 degrees in Paris."}
+    got = rewards.parse(
+        prompts=[[]] * 2, completions=[[first, tool, final], [final, tool, first]], **columns(2)
+    )
+    assert got == [0.0, 1.0]
