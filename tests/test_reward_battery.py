@@ -196,3 +196,17 @@ def test_a_nan_reward_is_reported_once_as_unbounded():
         return [float("nan") for _ in completions]
 
     assert [v.prop for v in check_reward(nan, examples=10)] == ["bounded"]
+
+
+def test_cli_checks_the_range_given(tmp_path):
+    # A user's function carries no reward_range: --range says what `bounded` holds it to.
+    (tmp_path / "wide.py").write_text(
+        "def reward(prompts, completions, **columns):\n    return [2.0 for _ in completions]\n"
+    )
+    target = f"{tmp_path / 'wide.py'}:reward"
+    result = run_cli(target, "--examples", "5", "--range", "0", "1")
+    assert result.returncode == 1 and "VIOLATED bounded" in result.stdout, result.stdout
+    assert "outside [0.0, 1.0]" in result.stdout
+    assert run_cli(target, "--examples", "5", "--range", "0", "2").returncode == 0
+    bad = run_cli(target, "--range", "1", "0")
+    assert bad.returncode == 2 and "--range" in bad.stderr

@@ -229,6 +229,14 @@ def fuzz_reward(
     time_limit: Annotated[
         float, typer.Option(help="Seconds a 100 KB completion may take to score.")
     ] = 1.0,
+    reward_range: Annotated[
+        tuple[float, float] | None,
+        typer.Option(
+            "--range",
+            help="LOW HIGH the rewards must stay within (default: the function's own "
+            "reward_range, else only finite).",
+        ),
+    ] = None,
 ) -> None:
     """Fuzz a TRL-shaped reward function with the property battery; exit 1 on any violation.
 
@@ -249,6 +257,8 @@ def fuzz_reward(
     for name in fmt or []:
         if name not in PARSERS:
             raise typer.BadParameter(f"unknown format {name!r}", param_hint="--format")
+    if reward_range is not None and not reward_range[0] <= reward_range[1]:
+        raise typer.BadParameter("give LOW then HIGH, LOW <= HIGH", param_hint="--range")
     try:
         fn = getattr(_import_target(where), attr)
     except Exception as exc:  # noqa: BLE001 - the user's module may raise anything on import
@@ -265,7 +275,12 @@ def fuzz_reward(
 
     with console.status("checking the properties (a violated one is shrunk, which takes time)"):
         violations = check_reward(
-            fn, examples=examples, formats=fmt or None, time_limit=time_limit, progress=said
+            fn,
+            examples=examples,
+            formats=fmt or None,
+            reward_range=reward_range,
+            time_limit=time_limit,
+            progress=said,
         )
     for v in violations:
         console.print(f"[red]VIOLATED[/red] {v.prop}: {v.message}")
