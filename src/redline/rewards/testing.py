@@ -595,8 +595,8 @@ def check_reward(
         return None
 
     # A row is one tool and one call, its completion the perfect call or no call: enough to
-    # tell rows apart, and quick to shrink (a tenth of the time of full cases; corruptions and
-    # parallel calls are the other properties' business).
+    # tell rows apart, and a short example to read (corruptions and parallel calls are the
+    # other properties' business).
     rows = cases(formats, max_tools=1, max_calls=1).flatmap(
         lambda c: st.tuples(
             st.just(c), st.sampled_from([format_calls(list(c.calls), c.fmt), NO_CALL_TEXT])
