@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -210,3 +211,30 @@ def test_cli_checks_the_range_given(tmp_path):
     assert run_cli(target, "--examples", "5", "--range", "0", "2").returncode == 0
     bad = run_cli(target, "--range", "1", "0")
     assert bad.returncode == 2 and "--range" in bad.stderr
+
+
+def test_a_100_kb_completion_must_score_in_milliseconds_by_default():
+    # The bound: a 100 KB completion is scored in milliseconds. A reward that spends
+    # 0.3 s on any long completion is linear but too slow for a training step.
+    def slow_on_long(prompts, completions, **columns):
+        if any(len(text) > 5_000 for text in completions):
+            time.sleep(0.3)
+        return [0.0 for _ in completions]
+
+    found = {v.prop: v.message for v in check_reward(slow_on_long, examples=5)}
+    assert "linear_time" in found and "limit 0.1 s" in found["linear_time"]
+    assert check_reward(slow_on_long, examples=5, time_limit=1.0) == []
+
+
+def test_linear_time_times_scoring_not_a_cache_lookup():
+    # A reward that caches by text (redline's do) must be timed on texts it has not seen.
+    seen = set()
+
+    def cached_and_slow(prompts, completions, **columns):
+        for text in completions:
+            if len(text) > 5_000 and text not in seen:
+                time.sleep(0.3)
+                seen.add(text)
+        return [0.0 for _ in completions]
+
+    assert "linear_time" in {v.prop for v in check_reward(cached_and_slow, examples=5)}

@@ -228,7 +228,7 @@ def fuzz_reward(
     ] = None,
     time_limit: Annotated[
         float, typer.Option(help="Seconds a 100 KB completion may take to score.")
-    ] = 1.0,
+    ] = 0.1,
     reward_range: Annotated[
         tuple[float, float] | None,
         typer.Option(
