@@ -394,7 +394,8 @@ def _run(
         suppress_health_check=list(HealthCheck),
         report_multiple_bugs=False,
         # No explain phase: its notes on which parts of the example matter are not reported,
-        # and it took a third of a violated property's time.
+        # and it took most of a violated property's time (a call-counting reward's battery:
+        # 31.9 s with it, 3.8 s without, the same minimal examples).
         phases=[p for p in Phase if p is not Phase.explain],
     )
     @given(strategy)
