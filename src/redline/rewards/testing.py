@@ -650,7 +650,8 @@ def _linear_time(fn: Callable[..., Any], fmt: str, time_limit: float) -> Violati
         if t_big > time_limit:
             return Violation(
                 "linear_time",
-                f"a {len(big) // 1000} KB completion took {t_big:.2f} s (limit {time_limit} s)",
+                f"a {len(big) // 1000} KB completion took {t_big:.2f} s (limit {time_limit} s; "
+                "time_limit, or --time-limit, sets it)",
                 {"completion_start": big[:120]},
             )
         # Ten times the text may take at most ~10x (30x allows noise; quadratic would be ~100x).
