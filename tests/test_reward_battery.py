@@ -238,3 +238,17 @@ def test_linear_time_times_scoring_not_a_cache_lookup():
         return [0.0 for _ in completions]
 
     assert "linear_time" in {v.prop for v in check_reward(cached_and_slow, examples=5)}
+
+
+def test_the_battery_can_hand_over_completions_as_conversations():
+    # With a chat template TRL passes each completion as a list of messages; a reward written
+    # for text only breaks there, and --conversational finds it.
+    def text_only(prompts, completions, **columns):
+        return [1.0 if text.lstrip().startswith(("{", "[", "<")) else 0.0 for text in completions]
+
+    assert "no_exception" not in {v.prop for v in check_reward(text_only, examples=5)}
+    found = {v.prop: v.message for v in check_reward(text_only, examples=5, conversational=True)}
+    assert "AttributeError" in found["no_exception"]
+    assert check_reward(REWARDS["composite"], examples=10, conversational=True) == []
+    result = run_cli("redline.rewards:semantic_f1", "--examples", "5", "--conversational")
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -237,6 +237,14 @@ def fuzz_reward(
             "reward_range, else only finite).",
         ),
     ] = None,
+    conversational: Annotated[
+        bool,
+        typer.Option(
+            "--conversational",
+            help="Hand completions over as TRL does with a chat template: each a list holding "
+            "one assistant message (prompts: one user message).",
+        ),
+    ] = False,
 ) -> None:
     """Fuzz a TRL-shaped reward function with the property battery; exit 1 on any violation.
 
@@ -281,6 +289,7 @@ def fuzz_reward(
             reward_range=reward_range,
             time_limit=time_limit,
             progress=said,
+            conversational=conversational,
         )
     for v in violations:
         console.print(f"[red]VIOLATED[/red] {v.prop}: {v.message}")

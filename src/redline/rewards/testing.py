@@ -429,6 +429,7 @@ def check_reward(
     reward_range: tuple[float, float] | None = None,
     time_limit: float = 0.1,
     progress: Callable[[str, Violation | None, float], Any] | None = None,
+    conversational: bool = False,
 ) -> list[Violation]:
     """Run the battery on a TRL-shaped reward function, sync or async (awaited, as TRL does);
     return what it breaks (empty: none).
@@ -443,10 +444,14 @@ def check_reward(
     text takes at most about ten times as long), in the order of ``PROPERTIES``.
     ``progress``, when given, is called as each property ends: (property, its violation or
     None, seconds it took); a violated one may take a while, hypothesis shrinking it.
+    ``conversational``: each completion is handed over as TRL does with a chat template, a
+    list holding one assistant message, and each prompt as a list holding one user message.
     """
     fmt = getattr(fn, "fmt", "auto")
     formats = tuple(formats or (FORMATS if fmt == "auto" else (fmt,)))
     low, high = reward_range or getattr(fn, "reward_range", (-math.inf, math.inf))
+    if conversational:
+        fn = _as_conversations(fn)
     base = cases(formats)
     with_corruption = base.flatmap(
         lambda c: st.tuples(st.just(c), corrupted(c).map(lambda p: p[1]))
@@ -609,6 +614,20 @@ def check_reward(
 
     timed("linear_time", lambda: _linear_time(fn, formats[0], time_limit))
     return violations
+
+
+def _as_conversations(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` called with TRL's conversational format: each prompt a list holding one user
+    message, each completion a list holding one assistant message (async stays async)."""
+
+    def conversational(prompts: Sequence[Any], completions: Sequence[str], **columns: Any) -> Any:
+        return fn(
+            prompts=[[{"role": "user", "content": p}] for p in prompts],
+            completions=[[{"role": "assistant", "content": c}] for c in completions],
+            **columns,
+        )
+
+    return conversational
 
 
 _TIMED = itertools.count()  # texts timed so far, to make each one new
