@@ -12,7 +12,15 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+def first_error(exc: ValidationError) -> tuple[str, str]:
+    """Where (a dotted location, "" at the top) and what of a validation error's first problem,
+    what in the validator's own words: without pydantic's "Value error, " prefix."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return where, first["msg"].removeprefix("Value error, ")
 
 
 class Record(BaseModel):

@@ -22,7 +22,7 @@ from scipy.stats import binomtest
 
 from redline.harness.runs import MANIFEST, SAMPLES, RunError, read_records
 from redline.metrics.aggregate import METRIC_NAMES
-from redline.records import SampleRecord
+from redline.records import SampleRecord, first_error
 
 BOOTSTRAP_SAMPLES = 2000
 CONFIDENCE = 0.95
@@ -89,8 +89,7 @@ def load_redlines(source: str | Path | None = None) -> list[RedLine]:
         try:
             lines.append(RedLine.model_validate(item))
         except ValidationError as exc:
-            message = exc.errors()[0]["msg"].removeprefix("Value error, ")
-            raise ValueError(f"{where}: rule {i}: {message} ({item!r})") from exc
+            raise ValueError(f"{where}: rule {i}: {first_error(exc)[1]} ({item!r})") from exc
     return lines
 
 

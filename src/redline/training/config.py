@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from redline.records import first_error
+
 T = TypeVar("T", bound=BaseModel)
 
 
@@ -206,7 +208,5 @@ def load_config(path: str | Path, kind: type[T], **overrides: Any) -> T:
     try:
         return kind.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "(top)"
-        message = first["msg"].removeprefix("Value error, ")  # a validator's own words
-        raise ConfigError(f"{where}: {field}: {message}") from exc
+        field, message = first_error(exc)
+        raise ConfigError(f"{where}: {field or '(top)'}: {message}") from exc

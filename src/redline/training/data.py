@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from redline.harness.parsing import format_calls
 from redline.harness.prompts import get_mode
-from redline.records import Sample, ToolCall, ToolSpec
+from redline.records import Sample, ToolCall, ToolSpec, first_error
 
 SPLIT_SEED = 42
 VAL_SHARE = 0.1
@@ -231,21 +231,17 @@ def validate_row(row: Row) -> Sample:
     for i, answer in enumerate(answers):
         # The call forms ToolCall reads: xlam's, OpenAI's, arguments as JSON text or named
         # "parameters".
-        try:
-            if not isinstance(answer, dict):
-                raise ValueError("not an object")
-            calls.append(ToolCall.model_validate(answer))
-        except ValueError as exc:  # ValidationError is one
-            why = str(exc)
-            if isinstance(exc, ValidationError):
-                error = exc.errors()[0]
-                where = ".".join(str(p) for p in error["loc"])
-                why = f"{where}: {error['msg']}" if where else error["msg"]
-            raise _Dropped(
-                "format",
-                f"answers[{i}] is not a call with a name and an arguments object "
-                f"({why.removeprefix('Value error, ')})",
-            ) from None
+        why = "not an object"
+        if isinstance(answer, dict):
+            try:
+                calls.append(ToolCall.model_validate(answer))
+                continue
+            except ValidationError as exc:
+                where, message = first_error(exc)
+                why = f"{where}: {message}" if where else message
+        raise _Dropped(
+            "format", f"answers[{i}] is not a call with a name and an arguments object ({why})"
+        )
     by_name = {s.name: s for s in specs}
     for call in calls:  # execution: the call could run against the offered tools
         spec = by_name.get(call.name)
