@@ -23,6 +23,22 @@ def first_error(exc: ValidationError) -> tuple[str, str]:
     return where, first["msg"].removeprefix("Value error, ")
 
 
+def _function_object(data: dict[str, Any]) -> dict[str, Any]:
+    """The object under OpenAI's ``"function"`` key, of a tool or of a tool call."""
+    inner = data["function"]
+    if not isinstance(inner, dict):
+        raise ValueError("'function' must be an object with a 'name'")
+    return inner
+
+
+def _from_json_text(text: str, what: str) -> Any:
+    """A field given as JSON text (``what`` names it), decoded."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{what} are text that is not JSON: {exc}") from None
+
+
 class Record(BaseModel):
     """Base of every record: immutable, so derived data can be computed once and kept.
 
@@ -92,10 +108,7 @@ class ToolSpec(Record):
     @classmethod
     def _unwrap(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("type") == "function" and "function" in data:
-            inner = data["function"]
-            if not isinstance(inner, dict):
-                raise ValueError("'function' must be an object with a 'name'")
-            data = inner
+            data = _function_object(data)
         if isinstance(data, dict) and "parameters" in data:
             # OpenAI lets a tool without parameters say null; some datasets keep the schema as
             # JSON text.
@@ -103,10 +116,7 @@ class ToolSpec(Record):
             if parameters is None:
                 data = {k: v for k, v in data.items() if k != "parameters"}
             elif isinstance(parameters, str):
-                try:
-                    data = {**data, "parameters": json.loads(parameters)}
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"parameters are text that is not JSON: {exc}") from None
+                data = {**data, "parameters": _from_json_text(parameters, "parameters")}
         return data
 
     @cached_property
@@ -174,10 +184,7 @@ class ToolCall(Record):
         if type(data) is not dict:
             return data
         if "function" in data and "name" not in data:
-            inner = data["function"]
-            if not isinstance(inner, dict):
-                raise ValueError("'function' must be an object with a 'name'")
-            data = inner
+            data = _function_object(data)
         if "parameters" in data:
             if "arguments" in data:
                 raise ValueError("a call gives both 'arguments' and 'parameters'; give one")
@@ -185,10 +192,7 @@ class ToolCall(Record):
             del data["parameters"]
         arguments = data.get("arguments")
         if isinstance(arguments, str):
-            try:
-                arguments = json.loads(arguments) if arguments.strip() else {}
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"arguments are text that is not JSON: {exc}") from None
+            arguments = _from_json_text(arguments, "arguments") if arguments.strip() else {}
             if not isinstance(arguments, dict):
                 raise ValueError(f"arguments must be an object, got {arguments!r:.80}")
             data = {**data, "arguments": arguments}
