@@ -305,7 +305,6 @@ def _import_target(where: str) -> ModuleType:
     """The module named by fuzz-reward's target: a file (``path/to/rewards.py``) or a module
     name, found from the current folder too. A file's own folder is put on the path so that
     it can import its neighbours."""
-    import importlib
     import importlib.util
     import os
 
