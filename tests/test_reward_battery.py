@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -252,3 +253,89 @@ def test_the_battery_can_hand_over_completions_as_conversations():
     assert check_reward(REWARDS["composite"], examples=10, conversational=True) == []
     result = run_cli("redline.rewards:semantic_f1", "--examples", "5", "--conversational")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _their_composite(prompts, completions, functions, solution, **columns):
+    """A user's reward reading its own columns, as objects: redline's composite underneath."""
+    return REWARDS["composite"](
+        prompts=prompts,
+        completions=completions,
+        tools=[json.dumps(f) for f in functions],
+        answers=[json.dumps(s) for s in solution],
+    )
+
+
+def _their_substring(prompts, completions, solution, **columns):
+    """A gameable reward reading its own answer column (objects): a name in the text is enough."""
+    return [
+        1.0 if all(call["name"] in text for call in answer) else 0.0
+        for text, answer in zip(completions, solution, strict=True)
+    ]
+
+
+def test_the_battery_hands_ground_truth_over_under_the_rewards_own_column_names():
+    # A user's reward reads its dataset's columns, not redline's `tools` and `answers`.
+    renamed = {"tools": "functions", "answers": "solution"}
+    found = {v.prop: v.message for v in check_reward(_their_composite, examples=5)}
+    assert "KeyError" in found["no_exception"] or "TypeError" in found["no_exception"]
+    assert check_reward(_their_composite, examples=10, columns=renamed, objects=True) == []
+    # Violations still show up, their examples under the reward's own column names.
+    violations = check_reward(_their_substring, examples=10, columns=renamed, objects=True)
+    think = next(v for v in violations if v.prop == "think_earns_nothing")
+    assert "solution" in think.example and "answers" not in think.example
+    assert isinstance(think.example["solution"], list)
+    batch = check_reward(bad_rewards.first_row_only, examples=10, properties=["batch_consistent"])
+    assert all("answers" in row for row in batch[0].example["batch"])
+
+
+def test_the_battery_refuses_unknown_column_and_property_names():
+    with pytest.raises(ValueError, match="'answer'.*tools, answers"):
+        check_reward(_their_composite, columns={"answer": "solution"})
+    with pytest.raises(ValueError, match="completions"):
+        check_reward(_their_composite, columns={"answers": "completions"})
+    with pytest.raises(ValueError, match="'bounds'.*bounded"):
+        check_reward(_their_composite, properties=["bounds"])
+
+
+def test_the_battery_runs_only_the_properties_asked_for():
+    seen = []
+    violations = check_reward(
+        bad_rewards.substring,
+        examples=10,
+        properties=["bounded", "think_earns_nothing"],
+        progress=lambda prop, *_: seen.append(prop),
+    )
+    assert seen == ["bounded", "think_earns_nothing"]
+    assert [v.prop for v in violations] == ["think_earns_nothing"]
+
+
+def test_cli_renames_columns_and_picks_properties(tmp_path):
+    (tmp_path / "theirs.py").write_text(
+        "import json\n"
+        "from redline.rewards import REWARDS\n\n"
+        "def reward(prompts, completions, functions, solution, **columns):\n"
+        "    return REWARDS['composite'](prompts=prompts, completions=completions,\n"
+        "        tools=[json.dumps(f) for f in functions],\n"
+        "        answers=[json.dumps(s) for s in solution])\n",
+        encoding="utf-8",
+    )
+    target = f"{tmp_path / 'theirs.py'}:reward"
+    plain = run_cli(target, "--examples", "5", "--only", "no_exception")
+    assert plain.returncode == 1 and "VIOLATED no_exception" in plain.stdout, plain.stdout
+    args = ["--column", "tools=functions", "--column", "answers=solution", "--objects"]
+    result = run_cli(target, "--examples", "5", *args, "--skip", "linear_time")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"ok\s+batch_consistent", result.stdout)
+    assert "the properties run hold (1 of 9 left out)" in result.stdout
+    assert "linear_time" in result.stdout and not re.search(r"ok\s+linear_time", result.stdout)
+    for bad, said in (
+        (["--column", "answers"], "--column"),
+        (["--column", "answer=solution"], "--column"),
+        (["--column", "tools=answers"], "--column"),
+        (["--column", "answers=completions"], "--column"),
+        (["--only", "bounds"], "--only"),
+        (["--skip", "bounded", "--only", "bounded"], "--only"),
+    ):
+        refused = run_cli(target, *bad)
+        assert refused.returncode == 2, (bad, refused.stdout, refused.stderr)
+        assert said in refused.stderr, (bad, refused.stderr)

@@ -245,6 +245,31 @@ def fuzz_reward(
             "one assistant message (prompts: one user message).",
         ),
     ] = False,
+    column: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--column",
+            help="GIVEN=NAME: hand the battery's ground-truth column GIVEN (tools or answers) "
+            "over as the keyword NAME your reward reads, e.g. --column answers=solution. "
+            "Repeat for both.",
+        ),
+    ] = None,
+    objects: Annotated[
+        bool,
+        typer.Option(
+            "--objects",
+            help="Hand tools and answers over decoded (lists of objects) instead of as JSON "
+            "text, as a datasets column of objects gives them.",
+        ),
+    ] = False,
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", help="Run only this property (repeat for more)."),
+    ] = None,
+    skip: Annotated[
+        list[str] | None,
+        typer.Option("--skip", help="Leave this property out (repeat for more)."),
+    ] = None,
 ) -> None:
     """Fuzz a TRL-shaped reward function with the property battery; exit 1 on any violation.
 
@@ -252,10 +277,12 @@ def fuzz_reward(
     key_order_and_whitespace, more_calls_never_help, think_earns_nothing, batch_consistent,
     linear_time. Each violation is printed with hypothesis' minimal example. The function is
     called as f(prompts=..., completions=..., tools=[JSON], answers=[JSON]), one JSON text per
-    completion in each column, as TRL passes dataset columns.
+    completion in each column, as TRL passes dataset columns: tools in OpenAI's form, answers
+    as [{"name", "arguments"}]. A reward that reads its own columns gets them renamed with
+    --column, and decoded with --objects.
     """
     from redline.harness.parsing import PARSERS
-    from redline.rewards.testing import check_reward
+    from redline.rewards.testing import GIVEN_COLUMNS, PROPERTIES, check_reward
 
     where, _, attr = target.rpartition(":")  # the last colon: a Windows path has one too
     if not where or not attr:
@@ -267,6 +294,34 @@ def fuzz_reward(
             raise typer.BadParameter(f"unknown format {name!r}", param_hint="--format")
     if reward_range is not None and not reward_range[0] <= reward_range[1]:
         raise typer.BadParameter("give LOW then HIGH, LOW <= HIGH", param_hint="--range")
+    renamed: dict[str, str] = {}
+    for item in column or []:
+        given, _, name = item.partition("=")
+        if given not in GIVEN_COLUMNS or not name.isidentifier() or given in renamed:
+            raise typer.BadParameter(
+                f"{item!r}: give GIVEN=NAME once per column, GIVEN one of "
+                f"{', '.join(GIVEN_COLUMNS)} and NAME your reward's keyword argument",
+                param_hint="--column",
+            )
+        renamed[given] = name
+    final = [renamed.get(c, c) for c in GIVEN_COLUMNS]
+    if len(set(final)) != len(final) or {"prompts", "completions"} & set(final):
+        raise typer.BadParameter(
+            f"the columns would be handed over as {', '.join(final)}: give each its own name, "
+            "not prompts or completions",
+            param_hint="--column",
+        )
+    if only and skip:
+        raise typer.BadParameter("give --only or --skip, not both", param_hint="--only")
+    for hint, names in (("--only", only), ("--skip", skip)):
+        for name in names or []:
+            if name not in PROPERTIES:
+                raise typer.BadParameter(
+                    f"unknown property {name!r}; known: {', '.join(PROPERTIES)}", param_hint=hint
+                )
+    chosen = [p for p in PROPERTIES if (p in only if only else p not in (skip or []))]
+    if not chosen:
+        raise typer.BadParameter("that leaves no property to run", param_hint="--skip")
     try:
         fn = getattr(_import_target(where), attr)
     except Exception as exc:  # noqa: BLE001 - the user's module may raise anything on import
@@ -276,6 +331,11 @@ def fuzz_reward(
         err_console.print(f"[red]error:[/red] {target} is not callable")
         raise typer.Exit(2)
     console.print(f"fuzzing {target} with {examples} examples per property ...")
+    left_out = [p for p in PROPERTIES if p not in chosen]
+    if only:
+        console.print(f"  only {', '.join(chosen)}")
+    elif left_out:
+        console.print(f"  leaving out {', '.join(left_out)}")
 
     def said(prop: str, found: Any, seconds: float) -> None:
         mark = "[red]FAIL[/red]" if found else "[green]ok[/green]  "
@@ -290,6 +350,9 @@ def fuzz_reward(
             time_limit=time_limit,
             progress=said,
             conversational=conversational,
+            columns=renamed,
+            objects=objects,
+            properties=chosen,
         )
     for v in violations:
         console.print(f"[red]VIOLATED[/red] {v.prop}: {v.message}")
@@ -298,7 +361,10 @@ def fuzz_reward(
     if violations:
         console.print(f"{len(violations)} propert{'y' if len(violations) == 1 else 'ies'} violated")
         raise typer.Exit(1)
-    console.print("all properties hold")
+    if left_out:
+        console.print(f"the properties run hold ({len(left_out)} of {len(PROPERTIES)} left out)")
+    else:
+        console.print("all properties hold")
 
 
 def _import_target(where: str) -> ModuleType:

@@ -2,7 +2,9 @@
 corruptions, and ``check_reward``, a battery of properties any reward function should hold.
 
 Works on any TRL-shaped reward ``f(prompts, completions, **columns)``; the columns passed are
-redline's (``tools`` and ``answers`` as JSON, see redline.rewards.COLUMNS). Nothing here scores.
+redline's (``tools`` and ``answers`` as JSON, see redline.rewards.COLUMNS), or renamed and
+decoded for a reward that reads its own dataset's (``check_reward(columns=..., objects=True)``).
+Nothing here scores.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import keyword
 import math
 import numbers
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -318,6 +320,10 @@ PROPERTIES = (
 )
 
 
+# The ground-truth columns the battery hands a reward (see Case.columns).
+GIVEN_COLUMNS = ("tools", "answers")
+
+
 def _call(fn: Callable[..., Any], **kwargs: Any) -> Any:
     """``fn(**kwargs)``, awaited when ``fn`` is async (TRL awaits async reward functions)."""
     out = fn(**kwargs)
@@ -430,6 +436,9 @@ def check_reward(
     time_limit: float = 0.1,
     progress: Callable[[str, Violation | None, float], Any] | None = None,
     conversational: bool = False,
+    columns: Mapping[str, str] | None = None,
+    objects: bool = False,
+    properties: Sequence[str] | None = None,
 ) -> list[Violation]:
     """Run the battery on a TRL-shaped reward function, sync or async (awaited, as TRL does);
     return what it breaks (empty: none).
@@ -446,12 +455,23 @@ def check_reward(
     None, seconds it took); a violated one may take a while, hypothesis shrinking it.
     ``conversational``: each completion is handed over as TRL does with a chat template, a
     list holding one assistant message, and each prompt as a list holding one user message.
+    ``columns`` renames the ground-truth columns (``tools``, ``answers``) to those the reward
+    reads, e.g. ``{"answers": "solution"}``; ``objects`` hands each value over decoded (a list
+    of tools, a list of ``{"name", "arguments"}``) instead of as JSON text. Violations show the
+    ground truth under the reward's names. ``properties``: run only these (default: all).
     """
+    names = _column_names(columns or {})
+    chosen = PROPERTIES if properties is None else tuple(properties)
+    unknown = [p for p in chosen if p not in PROPERTIES]
+    if unknown:
+        raise ValueError(f"unknown property {unknown[0]!r}; known: {', '.join(PROPERTIES)}")
     fmt = getattr(fn, "fmt", "auto")
     formats = tuple(formats or (FORMATS if fmt == "auto" else (fmt,)))
     low, high = reward_range or getattr(fn, "reward_range", (-math.inf, math.inf))
     if conversational:
         fn = _as_conversations(fn)
+    if names or objects:
+        fn = _handing_over(fn, names, objects)
     base = cases(formats)
     with_corruption = base.flatmap(
         lambda c: st.tuples(st.just(c), corrupted(c).map(lambda p: p[1]))
@@ -465,9 +485,12 @@ def check_reward(
         timed(prop, lambda: _run(prop, strategy, check, examples))
 
     def timed(prop: str, find: Callable[[], Violation | None]) -> None:
+        if prop not in chosen:
+            return
         start = time.perf_counter()
         found = find()
         if found:
+            found.example = _renamed(found.example, names)
             violations.append(found)
         if progress is not None:
             progress(prop, found, time.perf_counter() - start)
@@ -614,6 +637,51 @@ def check_reward(
 
     timed("linear_time", lambda: _linear_time(fn, formats[0], time_limit))
     return violations
+
+
+def _column_names(columns: Mapping[str, str]) -> dict[str, str]:
+    """The battery's ground-truth column names mapped to a reward's own, checked."""
+    for column, name in columns.items():
+        if column not in GIVEN_COLUMNS:
+            raise ValueError(
+                f"unknown column {column!r}: the battery gives {', '.join(GIVEN_COLUMNS)}"
+            )
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"column {column!r}: {name!r} is not a keyword argument name")
+        if name in ("prompts", "completions"):
+            raise ValueError(f"column {column!r}: {name!r} is a reward's own argument")
+    final = [columns.get(c, c) for c in GIVEN_COLUMNS]
+    if len(set(final)) != len(final):
+        raise ValueError(f"two columns would have the same name: {final}")
+    return {c: n for c, n in columns.items() if c != n}
+
+
+def _handing_over(
+    fn: Callable[..., Any], names: Mapping[str, str], objects: bool
+) -> Callable[..., Any]:
+    """``fn`` given the battery's columns under its own names, decoded with ``objects``."""
+
+    def handed(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> Any:
+        given = {
+            names.get(c, c): [json.loads(v) for v in values] if objects else values
+            for c, values in columns.items()
+        }
+        return fn(prompts=prompts, completions=completions, **given)
+
+    return handed
+
+
+def _renamed(example: dict[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    """A violation's example with the ground truth under the reward's own column names."""
+
+    def rename(shown: dict[str, Any]) -> dict[str, Any]:
+        return {names.get(k, k): v for k, v in shown.items()}
+
+    if not names:
+        return example
+    if isinstance(example.get("batch"), list):
+        return {**example, "batch": [rename(row) for row in example["batch"]]}
+    return rename(example)
 
 
 def _as_conversations(fn: Callable[..., Any]) -> Callable[..., Any]:
