@@ -329,3 +329,22 @@ def test_an_empty_folder_says_so(tmp_path, monkeypatch):
     assert any("No runs under" in i for i in texts(at.info))
     goto(at, "Training")
     assert "No training run to choose from." in texts(at.info)
+
+
+def test_a_damaged_record_is_named_on_the_sample_page(explore_runs, tmp_path, monkeypatch):
+    # The loader reads a few columns; the Sample page validates the whole record, and says which
+    # field breaks which rule when it does not hold.
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(explore_runs / BASELINE / "fc-dev", runs / "live")
+    path = runs / "live" / "samples.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    records[0]["completion"]["calls"] = [{"name": "f", "arguments": {}, "parameters": {}}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    monkeypatch.setenv("REDLINE_RUNS_DIR", str(runs))
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params.update(page="Sample", checkpoint="live", sample=records[0]["sample"]["id"])
+    run(at)
+    (said,) = [e for e in texts(at.error) if "not a valid record" in e]
+    assert "completion.calls.0: a call gives both 'arguments' and 'parameters'" in said

@@ -186,8 +186,8 @@ def test_composite_specs(tmp_path):
     ("spec", "message"),
     [
         ("- {name: nonsense, weight: 1}", "item 0: unknown reward 'nonsense'"),
-        ("- {name: parse}", "item 0: Field required"),
-        ("- {name: parse, weight: 1, bonus: 2}", "item 0: Extra inputs"),
+        ("- {name: parse}", "item 0: weight: Field required"),
+        ("- {name: parse, weight: 1, bonus: 2}", "item 0: bonus: Extra inputs"),
         ("[]", "non-empty list"),
         ("- {name: composite, weight: 1}", "unknown reward 'composite'"),
         # the composite rescales its weights to their total: a total of 0 scores nothing

@@ -174,6 +174,26 @@ def test_bad_replay_files_are_named(tmp_path):
     assert result.exit_code == 2 and "unknown suite 'bfcl:cobol'" in result.output
 
 
+def test_damaged_records_are_named_by_line_and_field(tmp_path):
+    # A record whose call breaks a validator's rule: the problem names the line, the field and
+    # the rule in the validator's own words (not pydantic's "Value error, " wording).
+    out = tmp_path / "run"
+    assert eval_run(out, "--suite", "fc:dev", "--limit", "3").exit_code == 0
+    records = [json.loads(line) for line in lines(out / "samples.jsonl")]
+    records[1]["completion"]["calls"] = [{"name": "f", "arguments": {}, "parameters": {}}]
+    damaged = tmp_path / "damaged.jsonl"
+    damaged.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    (problem,) = read_records(damaged).problems
+    assert problem.startswith(f"{damaged}:2: not a sample record (completion.calls.0: a call ")
+    assert "Value error" not in problem
+    result = runner.invoke(
+        app, ["eval", "--model", f"replay:{damaged}", "--suite", "fc:dev", "--limit", "3"]
+    )
+    assert result.exit_code == 2
+    assert "completion.calls.0: a call gives both" in result.output
+    assert "Value error" not in result.output
+
+
 def test_score_rescores_offline_and_refuses_damaged_folders(tmp_path):
     out = tmp_path / "run"
     assert eval_run(out, "--suite", "bfcl:irrelevance", "--limit", "10").exit_code == 0

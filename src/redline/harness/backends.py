@@ -17,7 +17,15 @@ from pydantic import ValidationError
 
 from redline.harness.parsing import parse
 from redline.harness.truth import truth_text
-from redline.records import Completion, ParseError, ParseErrorKind, Sample, SampleRecord, ToolCall
+from redline.records import (
+    Completion,
+    ParseError,
+    ParseErrorKind,
+    Sample,
+    SampleRecord,
+    ToolCall,
+    first_error,
+)
 
 
 class BackendError(ValueError):
@@ -82,8 +90,9 @@ class ReplayBackend:
             try:
                 record = SampleRecord.model_validate(row)
             except ValidationError as exc:
+                field, message = first_error(exc)
                 raise BackendError(
-                    f"{where}: not a redline sample record ({exc.errors()[0]['msg']})"
+                    f"{where}: not a redline sample record ({field}: {message})"
                 ) from exc
             # Keep the raw text: replaying re-parses it, so a parser fix shows up in the scores.
             self.outputs[record.sample.id] = record.completion.raw

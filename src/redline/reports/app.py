@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
+from redline.records import first_error
 from redline.reports import loading
 from redline.reports.diff import diff_rows
 from redline.reports.loading import pct, points
@@ -333,7 +334,8 @@ def sample_page(catalog: loading.Catalog, checkpoint: str) -> None:
     try:
         record = loading.read_sample(run.path, int(row["offset"]), int(row["length"]))
     except ValidationError as exc:
-        st.error(f"{run.name}: sample {sample_id} is not a valid record: {exc.errors()[0]['msg']}")
+        field, message = first_error(exc)
+        st.error(f"{run.name}: sample {sample_id} is not a valid record: {field}: {message}")
         return
     sample, completion = record.sample, record.completion
     if record.error_type is None:
