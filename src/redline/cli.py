@@ -282,7 +282,7 @@ def fuzz_reward(
     --column, and decoded with --objects.
     """
     from redline.harness.parsing import PARSERS
-    from redline.rewards.testing import GIVEN_COLUMNS, PROPERTIES, check_reward
+    from redline.rewards.testing import PROPERTIES, check_reward, column_names
 
     where, _, attr = target.rpartition(":")  # the last colon: a Windows path has one too
     if not where or not attr:
@@ -296,21 +296,16 @@ def fuzz_reward(
         raise typer.BadParameter("give LOW then HIGH, LOW <= HIGH", param_hint="--range")
     renamed: dict[str, str] = {}
     for item in column or []:
-        given, _, name = item.partition("=")
-        if given not in GIVEN_COLUMNS or not name.isidentifier() or given in renamed:
+        given, equals, name = item.partition("=")
+        if not equals or given in renamed:
             raise typer.BadParameter(
-                f"{item!r}: give GIVEN=NAME once per column, GIVEN one of "
-                f"{', '.join(GIVEN_COLUMNS)} and NAME your reward's keyword argument",
-                param_hint="--column",
+                f"{item!r}: give GIVEN=NAME, once per column", param_hint="--column"
             )
         renamed[given] = name
-    final = [renamed.get(c, c) for c in GIVEN_COLUMNS]
-    if len(set(final)) != len(final) or {"prompts", "completions"} & set(final):
-        raise typer.BadParameter(
-            f"the columns would be handed over as {', '.join(final)}: give each its own name, "
-            "not prompts or completions",
-            param_hint="--column",
-        )
+    try:
+        column_names(renamed)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--column") from exc
     if only and skip:
         raise typer.BadParameter("give --only or --skip, not both", param_hint="--only")
     for hint, names in (("--only", only), ("--skip", skip)):

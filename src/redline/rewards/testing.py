@@ -460,7 +460,7 @@ def check_reward(
     of tools, a list of ``{"name", "arguments"}``) instead of as JSON text. Violations show the
     ground truth under the reward's names. ``properties``: run only these (default: all).
     """
-    names = _column_names(columns or {})
+    names = column_names(columns or {})
     chosen = PROPERTIES if properties is None else tuple(properties)
     unknown = [p for p in chosen if p not in PROPERTIES]
     if unknown:
@@ -639,8 +639,9 @@ def check_reward(
     return violations
 
 
-def _column_names(columns: Mapping[str, str]) -> dict[str, str]:
-    """The battery's ground-truth column names mapped to a reward's own, checked."""
+def column_names(columns: Mapping[str, str]) -> dict[str, str]:
+    """The battery's ground-truth column names mapped to a reward's own, checked (ValueError
+    says what is wrong); columns kept under their own name are left out."""
     for column, name in columns.items():
         if column not in GIVEN_COLUMNS:
             raise ValueError(
