@@ -50,3 +50,23 @@ def test_reward_benchmark_prints_each_rate():
 )
 def test_the_other_benchmarks_run(script, args, expected):
     assert re.search(expected, run(script, *args))
+
+
+def test_grpo_step_benchmark_prints_the_rewards_share(tmp_path):
+    # A real GRPOTrainer run on a tiny model built here: the script's figures, not its timings.
+    from tests.tiny_models import tiny_model
+
+    model = tiny_model(tmp_path / "tiny")
+    out = run(
+        "bench_grpo_step.py",
+        *("--model", model, "--steps", "2", "--batch-size", "4", "--generations", "2"),
+        *("--max-completion-length", "8"),
+    )
+    assert re.search(r"2 steps, 4 completions a step \(2 prompts x 2\)", out), out
+    assert re.search(r"training loop \(trainer.train\) +: +[\d.]+ s, [\d.]+ s a step", out), out
+    # the composite and its five parts (the default GRPO spec), each called once a step
+    share = re.search(
+        r"the 6 reward functions, every call +: +[\d.]+ ms, ([\d.]+)% of the loop", out
+    )
+    assert share and 0 < float(share.group(1)) < 100, out
+    assert re.search(r"the rewards' own rate +: +[\d,]+ completions/s", out), out
