@@ -23,6 +23,12 @@ def first_error(exc: ValidationError) -> tuple[str, str]:
     return where, first["msg"].removeprefix("Value error, ")
 
 
+def error_text(exc: ValidationError) -> str:
+    """A validation error's first problem as ``where: what`` (just ``what`` at the top)."""
+    where, message = first_error(exc)
+    return f"{where}: {message}" if where else message
+
+
 def _function_object(data: dict[str, Any]) -> dict[str, Any]:
     """The object under OpenAI's ``"function"`` key, of a tool or of a tool call."""
     inner = data["function"]

@@ -24,7 +24,7 @@ from redline.records import (
     Sample,
     SampleRecord,
     ToolCall,
-    first_error,
+    error_text,
 )
 
 
@@ -90,9 +90,8 @@ class ReplayBackend:
             try:
                 record = SampleRecord.model_validate(row)
             except ValidationError as exc:
-                field, message = first_error(exc)
                 raise BackendError(
-                    f"{where}: not a redline sample record ({field}: {message})"
+                    f"{where}: not a redline sample record ({error_text(exc)})"
                 ) from exc
             # Keep the raw text: replaying re-parses it, so a parser fix shows up in the scores.
             self.outputs[record.sample.id] = record.completion.raw

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from redline import __version__
 from redline.metrics.aggregate import by_category, error_counts, summarize
-from redline.records import SampleRecord, first_error
+from redline.records import SampleRecord, error_text
 
 MANIFEST = "manifest.json"
 SAMPLES = "samples.jsonl"
@@ -99,8 +99,8 @@ def read_records(path: Path) -> Loaded:
             try:
                 loaded.records.append(SampleRecord.model_validate_json(line))
             except ValidationError as exc:
-                where, message = first_error(exc)
-                loaded.problems.append(f"{path}:{lineno}: not a sample record ({where}: {message})")
+                problem = error_text(exc)
+                loaded.problems.append(f"{path}:{lineno}: not a sample record ({problem})")
     return loaded
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
-from redline.records import first_error
+from redline.records import error_text
 from redline.reports import loading
 from redline.reports.diff import diff_rows
 from redline.reports.loading import pct, points
@@ -334,8 +334,7 @@ def sample_page(catalog: loading.Catalog, checkpoint: str) -> None:
     try:
         record = loading.read_sample(run.path, int(row["offset"]), int(row["length"]))
     except ValidationError as exc:
-        field, message = first_error(exc)
-        st.error(f"{run.name}: sample {sample_id} is not a valid record: {field}: {message}")
+        st.error(f"{run.name}: sample {sample_id} is not a valid record: {error_text(exc)}")
         return
     sample, completion = record.sample, record.completion
     if record.error_type is None:

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from redline.harness.parsing import PARSERS, Parsed, parse_openai_message_plain, parse_plain
 from redline.metrics.scorers import RULES, TOGETHER, Outcome, Prepared, Rule, checked_calls
-from redline.records import Completion, ErrorType, Sample, ToolCall, ToolSpec, first_error
+from redline.records import Completion, ErrorType, Sample, ToolCall, ToolSpec, error_text
 
 logger = logging.getLogger("redline.rewards")
 
@@ -502,9 +502,7 @@ def load_spec(spec: Any) -> list[Component]:
         try:
             component = Component.model_validate(item)
         except ValidationError as exc:
-            field, message = first_error(exc)
-            said = f"{field}: {message}" if field else message
-            raise ValueError(f"{where}: item {i}: {said} ({item!r})") from exc
+            raise ValueError(f"{where}: item {i}: {error_text(exc)} ({item!r})") from exc
         if component.name not in REWARD_NAMES or component.name == "composite":
             known = ", ".join(n for n in REWARD_NAMES if n != "composite")
             raise ValueError(

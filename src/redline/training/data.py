@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from redline.harness.parsing import format_calls
 from redline.harness.prompts import get_mode
-from redline.records import Sample, ToolCall, ToolSpec, first_error
+from redline.records import Sample, ToolCall, ToolSpec, error_text
 
 SPLIT_SEED = 42
 VAL_SHARE = 0.1
@@ -237,8 +237,7 @@ def validate_row(row: Row) -> Sample:
                 calls.append(ToolCall.model_validate(answer))
                 continue
             except ValidationError as exc:
-                where, message = first_error(exc)
-                why = f"{where}: {message}" if where else message
+                why = error_text(exc)
         raise _Dropped(
             "format", f"answers[{i}] is not a call with a name and an arguments object ({why})"
         )
