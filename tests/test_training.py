@@ -318,6 +318,12 @@ def test_merge_names_what_it_cannot_load(tmp_path, monkeypatch):
         result.output
     )
     assert not out.exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    args = ["train", "merge", "--adapter", str(empty), "--out", str(out), "--base", "smollm2"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "is not a LoRA adapter folder" in result.output
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(

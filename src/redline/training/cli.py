@@ -162,11 +162,12 @@ def merge_cmd(
 ) -> None:
     """Fold a LoRA adapter into its base model and save a plain model folder with the
     tokenizer (servable by vLLM or `transformers serve`, loadable as hf:OUT)."""
-    from redline.training.config import ConfigError
+    from redline.training.config import ConfigError, adapter_problem
     from redline.training.sft import merge_adapter
 
-    if not (adapter / "adapter_config.json").is_file():
-        raise _fail(f"{adapter} is not a LoRA adapter folder (no adapter_config.json)")
+    problem = adapter_problem(adapter)
+    if problem:
+        raise _fail(problem)
     try:
         merged = merge_adapter(base, adapter, out)
     except ConfigError as exc:

@@ -42,6 +42,13 @@ class LoraSettings(_Strict):
     target_modules: str | list[str] = "all-linear"
 
 
+def adapter_problem(folder: Path) -> str | None:
+    """Why ``folder`` is not a LoRA adapter folder, or None when it is one."""
+    if not (folder / "adapter_config.json").is_file():
+        return f"{folder} is not a LoRA adapter folder (no adapter_config.json)"
+    return None
+
+
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")  # name or namespace/name
 
 
@@ -166,8 +173,9 @@ class GRPOSettings(_Common):
     @field_validator("adapter")
     @classmethod
     def _adapter_folder(cls, value: Path | None) -> Path | None:
-        if value is not None and not (value / "adapter_config.json").is_file():
-            raise ValueError(f"{value} is not a LoRA adapter folder (no adapter_config.json)")
+        problem = None if value is None else adapter_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("rewards")
