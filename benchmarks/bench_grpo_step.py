@@ -75,11 +75,10 @@ def main() -> None:
         )
         grpo.run_grpo(settings, progress=False)
     (loop,) = train_seconds
-    per_step = args.batch_size
     funcs = spent["calls"] // args.steps
     print(f"machine: {machine()}")
     print(
-        f"GRPO on {args.model}: {args.steps} steps, {per_step} completions a step "
+        f"GRPO on {args.model}: {args.steps} steps, {args.batch_size} completions a step "
         f"({args.batch_size // args.generations} prompts x {args.generations}), "
         f"{args.max_completion_length} new tokens at most, LoRA, CPU"
     )
