@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from redline.rewards import REWARDS
-from redline.rewards.testing import PROPERTIES, check_reward
+from redline.rewards.testing import CORRUPTIONS, PROPERTIES, check_reward, margins
 from tests import bad_rewards
 
 EXAMPLES = 25
@@ -339,3 +339,86 @@ def test_cli_renames_columns_and_picks_properties(tmp_path):
         refused = run_cli(target, *bad)
         assert refused.returncode == 2, (bad, refused.stdout, refused.stderr)
         assert said in refused.stderr, (bad, refused.stderr)
+
+
+# --- margins: what each corruption scores against the perfect completion -----------------------
+
+
+def _by_corruption(fn, **kwargs):
+    return {m.corruption: m for m in margins(fn, **kwargs)}
+
+
+def test_margins_show_what_a_reward_cannot_tell_apart():
+    rows = _by_corruption(REWARDS["parse"], examples=30)
+    assert list(rows) == list(CORRUPTIONS)
+    # parse asks only whether the calls parse: a wrong value parses as well as the right one.
+    wrong = rows["wrong_value"]
+    assert wrong.scored > 0 and wrong.ties == wrong.scored and wrong.mean_drop == 0
+    assert rows["truncate"].below > 0 and rows["truncate"].mean_drop > 0
+    composite = _by_corruption(REWARDS["composite"], examples=30)
+    renamed = composite["rename_function"]
+    assert renamed.scored > 0 and renamed.below == renamed.scored
+    assert renamed.perfect_mean == 1.0 and 0 < renamed.mean_drop <= 1
+
+
+def test_margins_count_a_corruption_that_scores_above_the_perfect_completion():
+    duplicated = _by_corruption(bad_rewards.count_calls, examples=20)["duplicate_call"]
+    assert duplicated.scored > 0 and duplicated.above == duplicated.scored
+
+
+def test_margins_leave_out_what_raised_or_was_not_scored_and_count_it():
+    for row in margins(bad_rewards.raises, examples=10):
+        assert row.cases > 0 and row.raised == row.cases and row.scored == 0
+        assert row.perfect_mean is None and row.mean_drop is None
+
+    def nothing(prompts, completions, **columns):
+        return [None for _ in completions]
+
+    for row in margins(nothing, examples=10):
+        assert row.cases > 0 and row.unscored == row.cases and row.scored == 0
+
+
+def test_margins_are_the_same_every_run_and_honour_the_formats_given():
+    one = margins(REWARDS["semantic_f1"], examples=15, formats=["hermes"])
+    assert one == margins(REWARDS["semantic_f1"], examples=15, formats=["hermes"])
+    seen = []
+
+    def spy(prompts, completions, **columns):
+        seen.extend(completions)
+        return [0.0 for _ in completions]
+
+    margins(spy, examples=5, formats=["hermes"])
+    calls = [t for t in seen if "<think>" not in t and t.strip()]
+    assert calls and all("<tool_call>" in t for t in calls if "{" in t)
+
+
+def test_cli_prints_the_margins_table():
+    done = run_cli("redline.rewards:parse", "--examples", "10", "--only", "bounded", "--margins")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [line.split() for line in done.stdout.splitlines()]
+    header = next(words for words in lines if words[:1] == ["corruption"])
+    rows = {w[0]: dict(zip(header, w, strict=True)) for w in lines if w[:1] and w[0] in CORRUPTIONS}
+    assert list(rows) == list(CORRUPTIONS), done.stdout
+    # parse cannot tell a wrong value from the right one: every scored case is a tie.
+    assert rows["wrong_value"]["ties"] == "100%" and int(rows["wrong_value"]["scored"]) > 0
+    assert rows["truncate"]["below"] != "0%"
+
+
+def test_margins_hand_completions_and_columns_over_as_the_battery_does():
+    def own_columns(prompts, completions, solution, **columns):
+        # Reads its own column, decoded, and TRL's conversational completions.
+        assert all(isinstance(s, list) for s in solution)
+        assert all(c[0]["role"] == "assistant" for c in completions)
+        return [float(len(s)) for s in solution]
+
+    handed = margins(
+        own_columns,
+        examples=5,
+        conversational=True,
+        columns={"answers": "solution"},
+        objects=True,
+    )
+    assert sum(m.cases for m in handed) > 0
+    assert all(m.scored == m.cases for m in handed)
+    plain = margins(own_columns, examples=5)
+    assert sum(m.cases for m in plain) > 0 and all(m.raised == m.cases for m in plain)

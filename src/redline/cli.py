@@ -270,6 +270,16 @@ def fuzz_reward(
         list[str] | None,
         typer.Option("--skip", help="Leave this property out (repeat for more)."),
     ] = None,
+    show_margins: Annotated[
+        bool,
+        typer.Option(
+            "--margins",
+            help="Also score each named corruption against the perfect completion of the "
+            "same case (--examples cases each) and print what it costs: mean rewards, the "
+            "drop, and how often it scores below, the same as (ties: a mistake the reward "
+            "does not see) or above the perfect one. Does not change the exit status.",
+        ),
+    ] = False,
 ) -> None:
     """Fuzz a TRL-shaped reward function with the property battery; exit 1 on any violation.
 
@@ -282,7 +292,7 @@ def fuzz_reward(
     --column, and decoded with --objects.
     """
     from redline.harness.parsing import PARSERS
-    from redline.rewards.testing import PROPERTIES, check_reward, column_names
+    from redline.rewards.testing import PROPERTIES, check_reward, column_names, margins
 
     where, _, attr = target.rpartition(":")  # the last colon: a Windows path has one too
     if not where or not attr:
@@ -349,6 +359,17 @@ def fuzz_reward(
             objects=objects,
             properties=chosen,
         )
+    if show_margins:
+        with console.status("scoring each corruption against the perfect completion"):
+            rows = margins(
+                fn,
+                examples=examples,
+                formats=fmt or None,
+                conversational=conversational,
+                columns=renamed,
+                objects=objects,
+            )
+        _print_margins(rows, examples)
     for v in violations:
         console.print(f"[red]VIOLATED[/red] {v.prop}: {v.message}")
         if v.example:
@@ -360,6 +381,36 @@ def fuzz_reward(
         console.print(f"the properties run hold ({len(left_out)} of {len(PROPERTIES)} left out)")
     else:
         console.print("all properties hold")
+
+
+def _print_margins(rows: list[Any], examples: int) -> None:
+    """fuzz-reward's margins table (see redline.rewards.testing.margins)."""
+    console.print(
+        f"margins: each corruption against the perfect completion, up to {examples} cases "
+        "each\n(below, ties, above: shares of the scored cases; drop: mean perfect - mean "
+        "corrupted)"
+    )
+    columns = ("cases", "scored", "raised", "unscored", "perfect", "corrupted", "drop")
+    header = "".join(f"{c:>10}" for c in (*columns, "below", "ties", "above"))
+    console.print(f"  {'corruption':<16}{header}", highlight=False)
+
+    def mean(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    def share(count: int, of: int) -> str:
+        return "-" if of == 0 else f"{count / of:.0%}"
+
+    for m in rows:
+        cells = [m.cases, m.scored, m.raised, m.unscored]
+        cells += [mean(m.perfect_mean), mean(m.corrupted_mean), mean(m.mean_drop)]
+        cells += [share(n, m.scored) for n in (m.below, m.ties, m.above)]
+        console.print(f"  {m.corruption:<16}" + "".join(f"{c:>10}" for c in cells), highlight=False)
+    unseen = [f"{m.corruption} {share(m.ties, m.scored)}" for m in rows if m.ties]
+    if unseen:
+        console.print(
+            f"ties (cases the reward cannot tell from the perfect one): {', '.join(unseen)}",
+            soft_wrap=True,
+        )
 
 
 def _import_target(where: str) -> ModuleType:

@@ -639,6 +639,120 @@ def check_reward(
     return violations
 
 
+# --- margins -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Margin:
+    """What one corruption scores against the perfect completion of the same case.
+
+    ``cases``: cases the corruption applied to; ``scored``: those where both completions got a
+    number; ``raised``: the reward raised or returned no single reward for one of them;
+    ``unscored``: it gave None for one of them. Of the scored: ``below``, ``ties`` and
+    ``above`` the perfect completion's reward, and both rewards' means (None when none was
+    scored). A tie is a corruption the reward cannot tell from the perfect call; above is a
+    ``perfect_beats_corruption`` violation."""
+
+    corruption: str
+    cases: int
+    scored: int
+    raised: int
+    unscored: int
+    below: int
+    ties: int
+    above: int
+    perfect_mean: float | None
+    corrupted_mean: float | None
+
+    @property
+    def mean_drop(self) -> float | None:
+        """How much the corruption costs on average: perfect_mean - corrupted_mean."""
+        if self.perfect_mean is None or self.corrupted_mean is None:
+            return None
+        return self.perfect_mean - self.corrupted_mean
+
+
+def margins(
+    fn: Callable[..., Any],
+    examples: int = 100,
+    formats: Sequence[str] | None = None,
+    conversational: bool = False,
+    columns: Mapping[str, str] | None = None,
+    objects: bool = False,
+) -> list[Margin]:
+    """What each named corruption (``CORRUPTIONS``, in order) scores against the perfect
+    completion of the same case, over up to ``examples`` generated cases each: how much signal
+    the reward gives against each kind of mistake. Passing the battery only says no corruption
+    scores above the perfect call; a corruption that ties it in every case is a mistake the
+    reward does not see (``parse`` ties a wrong value, by design). The same cases every run
+    (derandomized); ``formats``, ``conversational``, ``columns`` and ``objects`` as in
+    check_reward."""
+    names = column_names(columns or {})
+    fmt = getattr(fn, "fmt", "auto")
+    formats = tuple(formats or (FORMATS if fmt == "auto" else (fmt,)))
+    if conversational:
+        fn = _as_conversations(fn)
+    if names or objects:
+        fn = _handing_over(fn, names, objects)
+
+    def score(case: Case, text: str) -> Any:
+        out, _ = _reward(fn, case, text)
+        value = _RAISED if out is _RAISED else _value(out)
+        return value if value is None or _is_reward(value) else _RAISED
+
+    return [_margin(name, _scored_pairs(name, score, formats, examples)) for name in CORRUPTIONS]
+
+
+def _scored_pairs(
+    name: str, score: Callable[[Case, str], Any], formats: Sequence[str], examples: int
+) -> list[tuple[Any, Any]]:
+    """(perfect completion's reward, corrupted one's) for each case ``name`` applies to."""
+    pairs: list[tuple[Any, Any]] = []
+
+    @st.composite
+    def example(draw: st.DrawFn) -> tuple[Case, str] | None:
+        case = draw(cases(formats))
+        worse = CORRUPTIONS[name](draw, case)
+        return None if worse is None else (case, worse)
+
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.generate],
+    )
+    @given(example())
+    def collect(drawn: tuple[Case, str] | None) -> None:
+        if drawn is not None:
+            case, worse = drawn
+            perfect = format_calls(list(case.calls), case.fmt)
+            pairs.append((score(case, perfect), score(case, worse)))
+
+    collect()
+    return pairs
+
+
+def _margin(name: str, pairs: list[tuple[Any, Any]]) -> Margin:
+    raised = sum(1 for pair in pairs if _RAISED in pair)
+    scored = [(a, b) for a, b in pairs if _RAISED not in (a, b) and a is not None and b is not None]
+    perfect = [float(a) for a, _ in scored]
+    worse = [float(b) for _, b in scored]
+    return Margin(
+        corruption=name,
+        cases=len(pairs),
+        scored=len(scored),
+        raised=raised,
+        unscored=len(pairs) - raised - len(scored),
+        below=sum(1 for a, b in scored if b < a),
+        ties=sum(1 for a, b in scored if _same(a, b)),
+        above=sum(1 for a, b in scored if b > a),
+        perfect_mean=sum(perfect) / len(perfect) if perfect else None,
+        corrupted_mean=sum(worse) / len(worse) if worse else None,
+    )
+
+
 def column_names(columns: Mapping[str, str]) -> dict[str, str]:
     """The battery's ground-truth column names mapped to a reward's own, checked (ValueError
     says what is wrong); columns kept under their own name are left out."""
