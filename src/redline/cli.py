@@ -346,29 +346,26 @@ def fuzz_reward(
         mark = "[red]FAIL[/red]" if found else "[green]ok[/green]  "
         console.print(f"  {mark} {prop:<26} {seconds:6.1f} s")
 
+    # How the battery and the margins hand completions and ground truth to the reward.
+    handing: dict[str, Any] = {
+        "examples": examples,
+        "formats": fmt or None,
+        "conversational": conversational,
+        "columns": renamed,
+        "objects": objects,
+    }
     with console.status("checking the properties (a violated one is shrunk, which takes time)"):
         violations = check_reward(
             fn,
-            examples=examples,
-            formats=fmt or None,
             reward_range=reward_range,
             time_limit=time_limit,
             progress=said,
-            conversational=conversational,
-            columns=renamed,
-            objects=objects,
             properties=chosen,
+            **handing,
         )
     if show_margins:
         with console.status("scoring each corruption against the perfect completion"):
-            rows = margins(
-                fn,
-                examples=examples,
-                formats=fmt or None,
-                conversational=conversational,
-                columns=renamed,
-                objects=objects,
-            )
+            rows = margins(fn, **handing)
         _print_margins(rows, examples)
     for v in violations:
         console.print(f"[red]VIOLATED[/red] {v.prop}: {v.message}")
