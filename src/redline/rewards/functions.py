@@ -99,14 +99,15 @@ def _without_nulls(value: Any, column: str) -> Any:
     gets every key that any row has, None where it had none: tools would gain null parameter
     schemas and answers null arguments. Those nulls are Arrow's, not the author's, and cannot be
     told apart from an author's; JSON text keeps the author's (said once)."""
-    dropped: list[bool] = []
+    dropped = False
 
     def walk(item: Any) -> Any:
+        nonlocal dropped
         if isinstance(item, dict):
             kept = {}
             for key, sub in item.items():
                 if sub is None:
-                    dropped.append(True)
+                    dropped = True
                 else:
                     kept[key] = walk(sub)
             return kept

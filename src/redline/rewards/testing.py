@@ -345,6 +345,13 @@ def _reward(fn: Callable[..., Any], case: Case, completion: str) -> Any:
     return out, None
 
 
+def _score(fn: Callable[..., Any], case: Case, completion: str) -> Any:
+    """One completion's reward as returned, or _RAISED when ``fn`` raised or returned no list
+    of one reward."""
+    out, _ = _reward(fn, case, completion)
+    return _RAISED if out is _RAISED else _value(out)
+
+
 def _values(out: Any) -> list[Any] | None:
     """What a reward returned as a list, or None when it is not a sequence of rewards. TRL
     iterates it, so a tuple or a numpy array does as well as a list."""
@@ -514,8 +521,7 @@ def check_reward(
         return None
 
     def score(case: Case, text: str) -> Any:
-        out, _ = _reward(fn, case, text)
-        return _RAISED if out is _RAISED else _value(out)
+        return _score(fn, case, text)
 
     def bounded(example: tuple[Case, str]) -> str | None:
         value = score(*example)
@@ -702,9 +708,8 @@ def margins(
         fn = _handing_over(fn, names, objects)
 
     def score(case: Case, text: str) -> Any:
-        out, _ = _reward(fn, case, text)
-        value = _RAISED if out is _RAISED else _value(out)
-        return value if value is None or _is_reward(value) else _RAISED
+        value = _score(fn, case, text)
+        return value if _is_reward(value) else _RAISED  # not a reward: left out, as raised
 
     return [_margin(name, _scored_pairs(name, score, formats, examples)) for name in CORRUPTIONS]
 
