@@ -198,16 +198,19 @@ def test_a_step_s_rewards_build_each_sample_and_score_each_completion_once(monke
     for fn in parts:
         fn(completions=texts, **columns)
     assert (len(built), len(validated), len(f1)) == (2, 4, 4)  # nothing built or scored again
+    clear_caches(samples=False)  # a later epoch: new completions, the samples kept
+    assert composite(completions=texts, **columns) == first
+    assert (len(built), len(validated), len(f1)) == (2, 8, 8)
     clear_caches()  # forgets the samples and the outcomes
     make_reward("exec")(completions=texts, **columns)
-    assert (len(built), len(validated)) == (4, 8)
+    assert (len(built), len(validated)) == (4, 12)
     # Conversational completions (what redline train's prompts give) are shared alike.
     clear_caches()
     messages = [[{"role": "assistant", "content": text}] for text in texts]
     assert composite(completions=messages, **columns) == first
     for fn in parts:
         fn(completions=messages, **columns)
-    assert (len(built), len(validated), len(f1)) == (6, 12, 8)
+    assert (len(built), len(validated), len(f1)) == (6, 16, 12)
 
 
 def test_what_a_step_keeps_is_bounded(monkeypatch):

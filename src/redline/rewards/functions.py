@@ -48,15 +48,19 @@ def _parse(text: str, fmt: str) -> Parsed:
     return parse_plain(text, fmt)
 
 
-def clear_caches() -> None:
+def clear_caches(samples: bool = True) -> None:
     """Forget every parsed completion, tools text, sample and outcome kept (benchmarks call this
-    so that no timed pass reuses an earlier one's work), and what was said once."""
+    so that no timed pass reuses an earlier one's work), and what was said once.
+
+    ``samples=False`` keeps the samples built from rows and the tools texts read, and forgets
+    only the completions and their outcomes: what a later epoch over the same prompts meets."""
     _parse.cache_clear()
-    _tools_from_text.cache_clear()
-    _SAMPLES.clear()
     _CHECKED.clear()
-    global _NULLS_SAID
-    _NULLS_SAID = False  # and say again what a datasets column's nulls are
+    if samples:
+        _tools_from_text.cache_clear()
+        _SAMPLES.clear()
+        global _NULLS_SAID
+        _NULLS_SAID = False  # and say again what a datasets column's nulls are
 
 
 def completion_of(completion: Any, fmt: str = "auto") -> Completion:
