@@ -99,13 +99,16 @@ def main() -> None:
     groups, total = build_groups(args.completions)
     theirs = official_check()
 
+    def score_groups(reward) -> None:
+        for columns, texts, *_ in groups:
+            reward(prompts=[""] * len(texts), completions=texts, **columns)
+
     def timed(build):
         def run() -> float:
             clear_caches()  # nothing parsed or compiled by an earlier pass is reused
             reward = build()  # fresh: no sample cached from an earlier pass
             start = time.perf_counter()
-            for columns, texts, *_ in groups:
-                reward(prompts=[""] * len(texts), completions=texts, **columns)
+            score_groups(reward)
             return time.perf_counter() - start
 
         return run
@@ -118,12 +121,10 @@ def main() -> None:
         # new to the caches. What is left of the composite's time once no group is seen first.
         clear_caches()
         reward = make_composite()
-        for columns, texts, *_ in groups:
-            reward(prompts=[""] * len(texts), completions=texts, **columns)
+        score_groups(reward)
         clear_caches(samples=False)
         start = time.perf_counter()
-        for columns, texts, *_ in groups:
-            reward(prompts=[""] * len(texts), completions=texts, **columns)
+        score_groups(reward)
         return time.perf_counter() - start
 
     def run_official() -> float:
