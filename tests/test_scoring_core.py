@@ -199,6 +199,7 @@ def test_a_step_s_rewards_build_each_sample_and_score_each_completion_once(monke
         fn(completions=texts, **columns)
     assert (len(built), len(validated), len(f1)) == (2, 4, 4)  # nothing built or scored again
     clear_caches(samples=False)  # a later epoch: new completions, the samples kept
+    assert functions._parse.cache_info().currsize == 0 and not functions._CHECKED
     assert composite(completions=texts, **columns) == first
     assert (len(built), len(validated), len(f1)) == (2, 8, 8)
     clear_caches()  # forgets the samples and the outcomes
