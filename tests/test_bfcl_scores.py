@@ -156,6 +156,10 @@ def test_console_metrics_json_and_csv_agree(tmp_path):
     result = CliRunner().invoke(app, [*args, *(x for c in chosen for x in ("-c", c))])
     assert result.exit_code == 0, result.output
     console = _console_rows(result.output)
+    # What the old code showed: Java "not run" although it ran, live "not run" in the console
+    # while the CSV had a number for it, and truth failing every live_relevance sample.
+    assert console["simple_java"][0] != "not run" and console["live"][0] != "not run"
+    assert console["live_relevance"][0] == "100.00"
     metrics = json.loads((out / "metrics.json").read_text())
     scores = metrics["scores"]
     rows = list(csv.reader((out / "bfcl_scores.csv").open()))
