@@ -315,6 +315,9 @@ def test_a_replay_missing_ids_is_refused_with_the_counts(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())["overall"]
     assert metrics["metrics"]["irrelevance"]["value"] == 0.7
     assert metrics["errors"] == {"no_output": 3}
+    rescored = runner.invoke(app, ["score", str(out)])
+    assert rescored.exit_code == 0, rescored.output
+    assert json.loads((out / "metrics.json").read_text())["overall"] == metrics
 
 
 def test_an_empty_or_misspelled_replay_is_refused(tmp_path):
@@ -362,4 +365,5 @@ def test_bfcl_checks_a_replay_against_every_category_first(tmp_path):
     assert result.exit_code == 0, result.output
     scores = json.loads((out / "metrics.json").read_text())["scores"]
     assert scores["multiple"]["accuracy"] == 1.0 and scores["parallel"]["accuracy"] == 0.0
+    assert scores["parallel"]["no_output"] == 5 and "5 without output" in result.output
     assert "recorded as no_output" in " ".join(result.output.split())

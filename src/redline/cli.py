@@ -811,7 +811,7 @@ def _bfcl_note(key: str, part: Any, board: dict[str, Any]) -> str:
             if name not in beyond:
                 status = board[name].status if name in board else NOT_RUN
                 groups.setdefault(status, []).append(name)
-        said = [f"{status} {', '.join(names)}" for status, names in groups.items()]
+        said = [f"{', '.join(names)} ({status})" for status, names in groups.items()]
         if beyond:
             said.append("multi-turn and agentic, which redline does not run")
         note = "counts as 0: " + "; ".join(said)
@@ -819,6 +819,8 @@ def _bfcl_note(key: str, part: Any, board: dict[str, Any]) -> str:
         note = f"{part.unscored} unscored ({part.why_unscored or 'see the run'})"
     else:
         note = ""
+    if part.no_output:
+        note += f"{'; ' if note else ''}{part.no_output} without output (no_output, failures)"
     return "; ".join(p for p in (prefix, note) if p)
 
 

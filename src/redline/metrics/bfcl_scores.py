@@ -47,6 +47,7 @@ class CategoryRun:
     scored: int
     unscored: int = 0
     why_unscored: str = ""  # the unscored samples' error types with counts, e.g. "unsupported 100"
+    no_output: int = 0  # failures because the model gave nothing (a replay's missing ids)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class Score:
     unscored: int = 0  # samples that ran below it and could not be scored
     zeroed: tuple[str, ...] = ()
     why_unscored: str = ""
+    no_output: int = 0  # scored samples that failed for want of any output
 
     @property
     def complete(self) -> bool:
@@ -94,6 +96,8 @@ class Score:
             out["counted_as_zero"] = list(self.zeroed)
         if self.why_unscored:
             out["why_unscored"] = self.why_unscored
+        if self.no_output:
+            out["no_output"] = self.no_output
         return out
 
 
@@ -106,7 +110,9 @@ def category_run(verdict: dict[str, Any] | None, errors: dict[str, int]) -> Cate
     accuracy = None if value is None or scored == 0 or math.isnan(value) else float(value)
     unscored = int(verdict.get("unscored") or 0)
     why = ", ".join(f"{k} {v}" for k, v in errors.items() if k in _UNSCORED_TYPES)
-    return CategoryRun(accuracy, scored, unscored, why if unscored else "")
+    return CategoryRun(
+        accuracy, scored, unscored, why if unscored else "", errors.get("no_output", 0)
+    )
 
 
 # Error types that leave a sample unscored rather than failed (see redline.records.ErrorType).
@@ -134,6 +140,7 @@ def _category(runs: dict[str, CategoryRun], sizes: dict[str, int], name: str) ->
         scored=run.scored,
         unscored=run.unscored,
         why_unscored=run.why_unscored,
+        no_output=run.no_output,
     )
 
 
@@ -145,6 +152,7 @@ def _combine(accuracy: float, parts: list[Score]) -> Score:
         PARTIAL if zeroed else COMPLETE,
         scored=sum(p.scored for p in parts),
         unscored=sum(p.unscored for p in parts),
+        no_output=sum(p.no_output for p in parts),
         zeroed=zeroed,
     )
 
