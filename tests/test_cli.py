@@ -195,7 +195,13 @@ class _StubServer:
             def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
                 length = int(self.headers["Content-Length"])
                 bodies.append(json.loads(self.rfile.read(length)))
-                answer = {"choices": [{"message": {"role": "assistant", "content": "no idea"}}]}
+                message = {"role": "assistant", "content": "no idea"}
+                answer = {
+                    "id": f"chatcmpl-{len(bodies)}",
+                    "object": "chat.completion",
+                    "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12},
+                }
                 data = json.dumps(answer).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
