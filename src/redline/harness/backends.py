@@ -1,9 +1,9 @@
 """Model backends, chosen by a spec string: each turns samples into completions.
 
 ``truth`` answers with the samples' own answers; ``replay:FILE`` replays outputs generated
-elsewhere (a redline samples.jsonl, or a BFCL result file of ``{"id", "result"}`` lines);
-``smollm2`` and ``hf:`` run local models (redline.harness.models); ``openai:`` reaches an
-OpenAI-compatible server (redline.harness.openai_backend). No scoring here.
+elsewhere (a redline samples.jsonl, or a BFCL result file of ``{"id", "result"}`` lines), one
+per sample; ``smollm2`` and ``hf:`` run local models (redline.harness.models); ``openai:``
+reaches an OpenAI-compatible server (redline.harness.openai_backend). No scoring here.
 """
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ class ReplayBackend:
                 f"{self.path} is empty: no output for any of the {len(samples)} samples of {suite}"
             )
         if self.allow_missing:
-            return f"{counts}; they are recorded as no_output (failures)"
+            return f"{counts}; the {len(missing)} missing are recorded as no_output (failures)"
         raise BackendError(
             f"{counts}. Check that the file is the one meant for {suite}, or give "
             "--allow-missing to record the missing samples as no_output (failures)"
@@ -178,7 +178,8 @@ class ReplayBackend:
         missing = self.missing(samples)
         if missing and not self.allow_missing:
             raise BackendError(
-                f"{self.path} has no output for {len(missing)} samples ({_first(missing)})"
+                f"{self.path} has no output for {len(missing)} samples ({_first(missing)}); "
+                "allow_missing records them as no_output"
             )
         out = []
         for sample in samples:
