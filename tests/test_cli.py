@@ -143,3 +143,145 @@ def test_parse_detects_the_format_and_reads_dash_as_standard_input():
     assert completion["calls"] == [{"name": "get_weather", "arguments": {"city": "Oslo"}}]
     result = runner.invoke(app, ["parse", "--help"])
     assert "openai" in result.output and "default: auto" in result.output
+
+
+# -- bfcl and eval share their model specs, sampling options and folder naming --------------
+
+SAMPLING_OPTIONS = {"max_new_tokens", "temperature", "top_p", "seed", "thinking"}
+MODEL_SPECS = (
+    "truth",
+    "replay:FILE",
+    "smollm2",
+    "smollm2+lora:ADAPTER",
+    "hf:PATH_OR_ID[+lora:ADAPTER]",
+    "openai:BASE_URL#MODEL",
+)
+
+
+def _params(name: str) -> dict[str, Any]:
+    command = typer.main.get_command(app).commands[name]
+    return {p.name: p for p in command.params}
+
+
+def test_bfcl_takes_every_sampling_option_eval_has():
+    eval_params, bfcl_params = _params("eval"), _params("bfcl")
+    shared = SAMPLING_OPTIONS & set(eval_params)
+    assert {"max_new_tokens", "temperature", "seed", "thinking"} <= shared
+    for name in [*shared, "allow_missing"]:
+        assert name in bfcl_params, name
+        assert bfcl_params[name].default == eval_params[name].default, name
+        assert bfcl_params[name].opts == eval_params[name].opts, name
+
+
+@pytest.mark.parametrize("name", ["eval", "bfcl"])
+def test_model_help_lists_every_spec(monkeypatch, name):
+    monkeypatch.setattr("typer.rich_utils.MAX_WIDTH", 250)
+    shown = _flat(runner.invoke(app, [name, "--help"]).output)
+    for spec in MODEL_SPECS:
+        assert f"{spec} (" in shown, (name, spec)
+
+
+class _StubServer:
+    """A chat-completions server on loopback that records each request body and answers with
+    plain text; started in a thread, stopped by the fixture whatever happens."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from threading import Thread
+
+        bodies = self.bodies = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+                length = int(self.headers["Content-Length"])
+                bodies.append(json.loads(self.rfile.read(length)))
+                message = {"role": "assistant", "content": "no idea"}
+                answer = {
+                    "id": f"chatcmpl-{len(bodies)}",
+                    "object": "chat.completion",
+                    "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12},
+                }
+                data = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.thread = Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def stub_server():
+    server = _StubServer()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_bfcl_sends_the_sampling_options_and_names_its_folder(stub_server, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    model = f"openai:{stub_server.url}#org/stub-model"
+    args = ["bfcl", "--model", model, "-c", "simple_python", "-c", "irrelevance", "--limit", "2"]
+    sampling = ["--temperature", "0.7", "--seed", "5", "--thinking", "--max-new-tokens", "32"]
+    result = runner.invoke(app, [*args, *sampling])
+    assert result.exit_code == 0, result.output
+    assert len(stub_server.bodies) == 4
+    for body in stub_server.bodies:
+        assert body["temperature"] == 0.7 and body["seed"] == 5 and body["max_tokens"] == 32
+        assert body["chat_template_kwargs"] == {"enable_thinking": True}
+    folder = tmp_path / "runs" / "bfcl-stub-model"
+    assert (folder / "metrics.json").exists() and (folder / "bfcl_scores.csv").exists()
+    manifest = json.loads((folder / "simple_python" / "manifest.json").read_text())
+    recorded = manifest["settings"]["sampling"]
+    assert recorded["temperature"] == 0.7 and recorded["seed"] == 5
+    assert recorded["enable_thinking"] is True and recorded["max_new_tokens"] == 32
+
+
+def test_default_run_folders_have_readable_names(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    replay = tmp_path / "sub_good.json"
+    replay.write_text('{"id": "simple_python_0", "result": "[f(a=1)]"}\n')
+    args = ["--model", f"replay:{replay}", "--limit", "1"]
+    result = runner.invoke(app, ["eval", *args, "--suite", "bfcl:simple_python"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["bfcl", *args, "-c", "simple_python"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
+        "bfcl-replay-sub_good",
+        "bfcl-simple_python-replay-sub_good",
+    ]
+    assert (tmp_path / "runs" / "bfcl-replay-sub_good" / "simple_python").is_dir()
+    from redline.harness.backends import model_label
+
+    assert {
+        spec: model_label(spec)
+        for spec in (
+            "smollm2",
+            "smollm2+lora:runs/sft/adapter",
+            "hf:HuggingFaceTB/SmolLM2-135M-Instruct",
+            "hf:./ckpt-200+lora:/tmp/x/grpo/checkpoint-50",
+            "openai:http://127.0.0.1:8000/v1#Qwen/Qwen3-0.6B",
+            "replay:runs/base-fc-dev/samples.jsonl",
+        )
+    } == {
+        "smollm2": "smollm2",
+        "smollm2+lora:runs/sft/adapter": "smollm2+lora-sft-adapter",
+        "hf:HuggingFaceTB/SmolLM2-135M-Instruct": "SmolLM2-135M-Instruct",
+        "hf:./ckpt-200+lora:/tmp/x/grpo/checkpoint-50": "ckpt-200+lora-grpo-checkpoint-50",
+        "openai:http://127.0.0.1:8000/v1#Qwen/Qwen3-0.6B": "Qwen3-0.6B",
+        "replay:runs/base-fc-dev/samples.jsonl": "replay-base-fc-dev",
+    }

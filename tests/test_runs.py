@@ -239,3 +239,131 @@ def test_truth_replay_of_ground_truth_helper_is_consistent():
     assert truth(entry) == [
         c.to_bfcl() for c in bfcl_data.entry_to_sample(entry, "parallel").expected
     ]
+
+
+def test_replay_reads_bfcl_function_calling_results(tmp_path, official_checker, python_language):
+    # BFCL's function-calling handlers write each call's arguments as JSON text:
+    # {"id": ..., "result": [{"func_name": "{\"arg\": 1}"}]}.
+    entries = bfcl_data.load_entries("parallel")[:20]
+    results, expected_valid = [], 0
+    for i, entry in enumerate(entries):
+        kinds = dict(mutations(entry, entry["function"]))
+        calls = kinds["truth"] if i % 2 else kinds["wrong_value"]
+        encoded = [{name: json.dumps(args)} for call in calls for name, args in call.items()]
+        results.append({"id": entry["id"], "result": encoded})
+        verdict = official_checker.ast_checker(
+            entry["function"], calls, entry["ground_truth"], python_language, "parallel", "m"
+        )
+        expected_valid += verdict["valid"]
+    path = tmp_path / "BFCL_v4_parallel_result.json"
+    path.write_text("".join(json.dumps(r) + "\n" for r in results))
+    out = tmp_path / "run"
+    args = ["eval", "--model", f"replay:{path}", "--suite", "bfcl:parallel", "--limit", "20"]
+    result = runner.invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    records = read_records(out / "samples.jsonl").records
+    assert not [r for r in records if r.error_type and r.error_type.value == "decode_failed"]
+    metrics = json.loads((out / "metrics.json").read_text())["overall"]["metrics"]
+    assert metrics["parse_rate"]["value"] == 1.0
+    assert metrics["ast_accuracy"]["value"] * 20 == expected_valid == 10
+    # Arguments that are not JSON text are this sample's decode failure, named by line.
+    path.write_text(json.dumps({"id": entries[0]["id"], "result": [{"f": "{oops"}]}) + "\n")
+    again = runner.invoke(
+        app,
+        ["eval", "--model", f"replay:{path}", "--suite", "bfcl:parallel", "--limit", "1"]
+        + ["--out", str(tmp_path / "bad")],
+    )
+    assert again.exit_code == 0, again.output
+    (record,) = read_records(tmp_path / "bad" / "samples.jsonl").records
+    assert record.error_type.value == "decode_failed"
+    assert f"{path}:1" in record.error_detail and "not JSON" in record.error_detail
+
+
+def _bfcl_lines(category: str, n: int) -> list[str]:
+    """Truth outputs of the first ``n`` entries of a category, as BFCL result lines (prose
+    where no call is the answer)."""
+    return [
+        json.dumps({"id": e["id"], "result": truth(e) if "ground_truth" in e else "No fit."}) + "\n"
+        for e in bfcl_data.load_entries(category)[:n]
+    ]
+
+
+def replay_eval(path, out, *args):
+    return runner.invoke(app, ["eval", "--model", f"replay:{path}", "--out", str(out), *args])
+
+
+def test_a_replay_missing_ids_is_refused_with_the_counts(tmp_path):
+    path = tmp_path / "out.jsonl"
+    lines_ = _bfcl_lines("irrelevance", 10)
+    path.write_text("".join(lines_[:3] + lines_[6:]))  # irrelevance_3..5 missing
+    out = tmp_path / "run"
+    result = replay_eval(path, out, "--suite", "bfcl:irrelevance", "--limit", "10")
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert f"{path} has outputs for 7 of the 10 samples of bfcl:irrelevance" in said
+    assert "none for 3 (irrelevance_3, irrelevance_4, irrelevance_5)" in said
+    assert "--allow-missing" in said and not out.exists(), "refused before anything ran"
+    # Allowed: the missing samples are no_output failures (never a pass of irrelevance).
+    result = replay_eval(
+        path, out, "--suite", "bfcl:irrelevance", "--limit", "10", "--allow-missing"
+    )
+    assert result.exit_code == 0, result.output
+    assert "recorded as no_output" in " ".join(result.output.split())
+    records = read_records(out / "samples.jsonl").records
+    failed = {r.sample.id: r.error_type.value for r in records if r.error_type}
+    assert failed == {f"irrelevance_{i}": "no_output" for i in (3, 4, 5)}
+    metrics = json.loads((out / "metrics.json").read_text())["overall"]
+    assert metrics["metrics"]["irrelevance"]["value"] == 0.7
+    assert metrics["errors"] == {"no_output": 3}
+    rescored = runner.invoke(app, ["score", str(out)])
+    assert rescored.exit_code == 0, rescored.output
+    assert json.loads((out / "metrics.json").read_text())["overall"] == metrics
+
+
+def test_an_empty_or_misspelled_replay_is_refused(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    result = replay_eval(empty, tmp_path / "a", "--suite", "bfcl:multiple", "--limit", "5")
+    assert result.exit_code == 2
+    assert f"{empty} is empty: no output for any of the 5 samples" in " ".join(
+        result.output.split()
+    )
+    wrong = tmp_path / "wrong.jsonl"
+    wrong.write_text("".join(_bfcl_lines("multiple", 5)).replace('"multiple_', '"multi_'))
+    result = replay_eval(wrong, tmp_path / "b", "--suite", "bfcl:multiple", "--limit", "5")
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, said
+    assert "outputs for 0 of the 5 samples" in said
+    assert "5 of its outputs are for other ids (multi_0, multi_1, multi_2, ... 2 more)" in said
+
+
+def test_a_repeated_id_is_always_refused_naming_both_lines(tmp_path):
+    path = tmp_path / "out.jsonl"
+    lines_ = _bfcl_lines("multiple", 4)
+    path.write_text("".join([*lines_, lines_[1]]))
+    for extra in ([], ["--allow-missing"]):
+        result = replay_eval(
+            path, tmp_path / "run", "--suite", "bfcl:multiple", "--limit", "4", *extra
+        )
+        said = " ".join(result.output.split())
+        assert result.exit_code == 2, said
+        assert f"{path}: id 'multiple_1' is given twice, on lines 2 and 5" in said
+
+
+def test_bfcl_checks_a_replay_against_every_category_first(tmp_path):
+    path = tmp_path / "BFCL_v4_multiple_result.json"
+    path.write_text("".join(_bfcl_lines("multiple", 5)))
+    out = tmp_path / "lb"
+    args = ["bfcl", "--model", f"replay:{path}", "--out", str(out), "--limit", "5"]
+    result = runner.invoke(app, [*args, "-c", "multiple", "-c", "parallel", "-c", "irrelevance"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, said
+    assert "outputs for 5 of the 15 samples of the 3 BFCL categories and none for 10" in said
+    assert "missing by category: parallel 5, irrelevance 5" in said
+    assert not out.exists(), "nothing ran"
+    result = runner.invoke(app, [*args, "-c", "multiple", "-c", "parallel", "--allow-missing"])
+    assert result.exit_code == 0, result.output
+    scores = json.loads((out / "metrics.json").read_text())["scores"]
+    assert scores["multiple"]["accuracy"] == 1.0 and scores["parallel"]["accuracy"] == 0.0
+    assert scores["parallel"]["no_output"] == 5 and "5 without output" in result.output
+    assert "recorded as no_output" in " ".join(result.output.split())

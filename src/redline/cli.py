@@ -41,6 +41,29 @@ BfclDataOption = Annotated[
     ),
 ]
 
+# Options `eval` and `bfcl` share, defined once so that the two commands cannot drift apart.
+MODEL_SPECS = (
+    "truth (the answers themselves, a self-test), replay:FILE (outputs made elsewhere: a "
+    "redline samples.jsonl or a BFCL result file), smollm2 (the embedded default), "
+    "smollm2+lora:ADAPTER (an adapter on it), hf:PATH_OR_ID[+lora:ADAPTER] (a transformers "
+    "model, with an adapter) or openai:BASE_URL#MODEL (any OpenAI-compatible server; key from "
+    "$OPENAI_API_KEY)"
+)
+MaxNewTokensOption = Annotated[int, typer.Option(help="Tokens generated at most.", min=1)]
+TemperatureOption = Annotated[float, typer.Option(help="0 for greedy decoding.", min=0.0)]
+SeedOption = Annotated[int, typer.Option(help="Sampling seed.")]
+ThinkingOption = Annotated[
+    bool, typer.Option(help="Let Qwen3-style chat templates reason first (off for calls).")
+]
+AllowMissingOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-missing",
+        help="For replay:FILE: record the samples the file has no output for as no_output "
+        "(failures) and say how many, instead of refusing the file.",
+    ),
+]
+
 
 def _fmt(value: float | None) -> str:
     return "-" if value is None or math.isnan(value) else f"{100 * value:.1f}"
@@ -528,19 +551,14 @@ def suites_cmd(bfcl_data: BfclDataOption = None) -> None:
 
 @app.command("eval")
 def eval_cmd(
-    model: Annotated[
-        str,
-        typer.Option(
-            help="Model spec: smollm2 (the embedded default), hf:PATH_OR_HUB_ID (with "
-            "+lora:ADAPTER appended for an adapter), openai:BASE_URL#MODEL (any "
-            "OpenAI-compatible server; key from $OPENAI_API_KEY), "
-            "replay:FILE (outputs made elsewhere) or truth (the answers themselves)."
-        ),
-    ],
+    model: Annotated[str, typer.Option(help=f"Model spec: {MODEL_SPECS}.")],
     suite: Annotated[str, typer.Option(help="Suite name (see `redline suites`).")],
     out: Annotated[
         Path | None,
-        typer.Option(help="Run folder (default runs/SUITE-MODEL); an existing one resumes."),
+        typer.Option(
+            help="Run folder (default runs/SUITE-MODEL, e.g. runs/fc-dev-smollm2); an existing "
+            "one resumes."
+        ),
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Run only the first N samples.", min=1)] = None,
     mode: Annotated[
@@ -555,18 +573,17 @@ def eval_cmd(
         ),
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Samples per generation batch.", min=1)] = 16,
-    max_new_tokens: Annotated[int, typer.Option(help="Tokens generated at most.", min=1)] = 256,
-    temperature: Annotated[float, typer.Option(help="0 for greedy decoding.", min=0.0)] = 0.0,
-    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
-    thinking: Annotated[
-        bool, typer.Option(help="Let Qwen3-style chat templates reason first (off for calls).")
-    ] = False,
+    max_new_tokens: MaxNewTokensOption = 256,
+    temperature: TemperatureOption = 0.0,
+    seed: SeedOption = 0,
+    thinking: ThinkingOption = False,
+    allow_missing: AllowMissingOption = False,
     bfcl_data: BfclDataOption = None,
 ) -> None:
     """Run a model on a suite: one record per sample in OUT/samples.jsonl (appended as each
     finishes), metrics in OUT/metrics.json, how it was made in OUT/manifest.json. Run it again
     with the same --out to resume a stopped run."""
-    from redline.harness.backends import BackendError, make_backend
+    from redline.harness.backends import BackendError, make_backend, model_label
     from redline.harness.models import Sampling
     from redline.harness.openai_backend import ServerError
     from redline.harness.parsing import PARSERS
@@ -586,12 +603,12 @@ def eval_cmd(
     )
     try:
         loaded = load_suite(suite, limit=limit, bfcl_data=bfcl_data)
-        backend = make_backend(model, mode=mode, sampling=sampling)
-        slug = f"{suite}-{model}".replace(":", "_").replace("/", "_")
+        backend = make_backend(model, mode=mode, sampling=sampling, allow_missing=allow_missing)
+        said = _check_replay(backend, loaded.samples, suite)
         result = run_eval(
             loaded,
             backend,
-            out or Path("runs") / slug,
+            out or Path("runs") / f"{_suite_label(suite)}-{model_label(model)}",
             fmt=fmt,
             batch_size=batch_size,
             progress=sys.stderr.isatty(),
@@ -611,7 +628,7 @@ def eval_cmd(
             "command again to resume"
         )
         raise typer.Exit(3) from exc
-    for problem in result.problems:
+    for problem in [*result.problems, *said]:
         err_console.print(f"[yellow]warning:[/yellow] {problem}")
     console.print(_metrics_table(f"{suite} with {model}", result.metrics))
     console.print(
@@ -619,11 +636,26 @@ def eval_cmd(
     )
 
 
+def _suite_label(suite: str) -> str:
+    """A suite name as part of a folder name: ``bfcl:simple_python`` -> ``bfcl-simple_python``."""
+    return "".join(c if c.isalnum() or c in "._+-" else "-" for c in suite)
+
+
+def _check_replay(backend: Any, samples: list, suite: str) -> list[str]:
+    """A replay file is checked against the whole suite before anything runs: one that misses
+    samples is refused (BackendError, exit 2) with the counts; under --allow-missing the
+    message that says how many become no_output is returned, to be printed."""
+    from redline.harness.backends import ReplayBackend
+
+    if not isinstance(backend, ReplayBackend):
+        return []
+    said = backend.check(samples, suite)
+    return [said] if said else []
+
+
 @app.command("bfcl")
 def bfcl_cmd(
-    model: Annotated[
-        str, typer.Option(help="Model spec, as for `redline eval` (smollm2, hf:..., replay:FILE).")
-    ],
+    model: Annotated[str, typer.Option(help=f"Model spec, as for `redline eval`: {MODEL_SPECS}.")],
     categories: Annotated[
         list[str] | None,
         typer.Option(
@@ -632,7 +664,10 @@ def bfcl_cmd(
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option(help="Folder for the leaderboard run (default runs/bfcl-MODEL)."),
+        typer.Option(
+            help="Folder for the leaderboard run (default runs/bfcl-MODEL, e.g. runs/bfcl-smollm2 "
+            "or runs/bfcl-replay-NAME); an existing one resumes."
+        ),
     ] = None,
     limit: Annotated[
         int | None, typer.Option(help="Run only the first N samples of each category.", min=1)
@@ -641,41 +676,63 @@ def bfcl_cmd(
         str, typer.Option(help="Prompt mode: python (BFCL's), json or native.")
     ] = "python",
     batch_size: Annotated[int, typer.Option(help="Samples per generation batch.", min=1)] = 16,
-    max_new_tokens: Annotated[int, typer.Option(help="Tokens generated at most.", min=1)] = 256,
+    max_new_tokens: MaxNewTokensOption = 256,
+    temperature: TemperatureOption = 0.0,
+    seed: SeedOption = 0,
+    thinking: ThinkingOption = False,
+    allow_missing: AllowMissingOption = False,
     bfcl_data: BfclDataOption = None,
 ) -> None:
     """A BFCL leaderboard run: each category into OUT/CATEGORY/ (resumable), then
     per-category accuracy and the v4 aggregates in OUT/metrics.json and OUT/bfcl_scores.csv
-    (columns as in the leaderboard's data_overall.csv). Multi-turn and agentic categories are
-    not run by redline, so the overall score is marked partial."""
+    (columns as in the leaderboard's data_overall.csv); the console, metrics.json and the CSV
+    show the same numbers. As on the leaderboard, a category not run counts as 0 with its full
+    size; so does one that ran but could not be scored (Java and JavaScript are not checked
+    yet), shown as unscored. Multi-turn and agentic categories are not run by redline, so the
+    overall score is partial."""
     import csv
 
-    from redline.harness.backends import BackendError, make_backend
+    from redline.harness.backends import BackendError, make_backend, model_label
     from redline.harness.models import Sampling
     from redline.harness.openai_backend import ServerError
     from redline.harness.prompts import MODES
     from redline.harness.runner import run_eval
     from redline.harness.runs import RunError
-    from redline.metrics.bfcl_scores import OVERALL_COLUMNS, leaderboard, overall_row
+    from redline.metrics.bfcl_scores import (
+        AGGREGATES,
+        OVERALL_COLUMNS,
+        CategoryRun,
+        category_run,
+        leaderboard,
+        overall_row,
+        summary,
+    )
     from redline.suites import bfcl_data as bd
     from redline.suites.registry import SuiteError, load_suite
 
     if mode not in MODES:
         raise typer.BadParameter(f"unknown prompt mode {mode!r}", param_hint="--mode")
-    chosen = categories or list(bd.SINGLE_TURN_CATEGORIES)
+    chosen = list(dict.fromkeys(categories or bd.SINGLE_TURN_CATEGORIES))
     unknown = [c for c in chosen if c not in bd.SINGLE_TURN_CATEGORIES]
     if unknown:
         raise typer.BadParameter(f"unknown BFCL categories {unknown}", param_hint="--category")
     offline = model == "truth" or model.startswith("replay:")
-    folder = out or Path("runs") / f"bfcl-{model}".replace(":", "_").replace("/", "_")
+    folder = out or Path("runs") / f"bfcl-{model_label(model)}"
     verdict = {"irrelevance": "irrelevance", "live_irrelevance": "irrelevance"}
     verdict["live_relevance"] = "relevance"
-    scores: dict[str, tuple[float, int]] = {}
+    sampling = Sampling(
+        max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, enable_thinking=thinking
+    )
+    runs: dict[str, CategoryRun] = {}
     try:
-        backend = make_backend(model, mode=mode, sampling=Sampling(max_new_tokens=max_new_tokens))
+        backend = make_backend(model, mode=mode, sampling=sampling, allow_missing=allow_missing)
         sizes = {c: len(bd.load_entries(c, bfcl_data)) for c in bd.SINGLE_TURN_CATEGORIES}
-        for category in chosen:
-            suite = load_suite(f"bfcl:{category}", limit=limit, bfcl_data=bfcl_data)
+        suites = {c: load_suite(f"bfcl:{c}", limit=limit, bfcl_data=bfcl_data) for c in chosen}
+        # Every category is checked before the first runs, so a wrong file leaves nothing half-done.
+        every = [sample for suite in suites.values() for sample in suite.samples]
+        named = f"bfcl:{chosen[0]}" if len(chosen) == 1 else f"the {len(chosen)} BFCL categories"
+        said = _check_replay(backend, every, named)
+        for category, suite in suites.items():
             result = run_eval(
                 suite,
                 backend,
@@ -683,11 +740,17 @@ def bfcl_cmd(
                 fmt="auto" if offline else MODES[mode].parser,
                 batch_size=batch_size,
                 progress=sys.stderr.isatty(),
-                settings={"limit": limit, "mode": None if offline else mode},
+                settings={
+                    "limit": limit,
+                    "batch_size": batch_size,
+                    "mode": None if offline else mode,
+                    "sampling": None if offline else sampling.__dict__,
+                },
             )
-            metric = result.metrics["overall"]["metrics"].get(verdict.get(category, "ast_accuracy"))
-            if metric and metric["value"] is not None:
-                scores[category] = (metric["value"], metric["scored"])
+            said += result.problems
+            overall = result.metrics["overall"]
+            metric = overall["metrics"].get(verdict.get(category, "ast_accuracy"))
+            runs[category] = category_run(metric, overall["errors"])
     except (SuiteError, BackendError, RunError, bd.BFCLDataError) as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -696,18 +759,12 @@ def bfcl_cmd(
             f"[red]error:[/red] {exc}\nfinished samples are kept; run again to resume"
         )
         raise typer.Exit(3) from exc
-    board = leaderboard(scores, sizes)
-    summary = {
-        "model": model,
-        "categories": {f"bfcl/{c}": scores[c][0] for c in chosen if c in scores},
-        "counts": {f"bfcl/{c}": scores[c][1] for c in chosen if c in scores},
-        "aggregates": {
-            k: v.shown() for k, v in board.items() if k not in bd.SINGLE_TURN_CATEGORIES
-        },
-        "overall_partial": not board["overall"].complete,
-        "limit": limit,
-    }
-    (folder / "metrics.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    for problem in said:
+        err_console.print(f"[yellow]warning:[/yellow] {problem}")
+    # One computation; the console, metrics.json and the CSV are three views of it.
+    board = leaderboard(runs, sizes)
+    written = {"model": model, **summary(board, chosen), "limit": limit}
+    (folder / "metrics.json").write_text(json.dumps(written, indent=2), encoding="utf-8")
     with (folder / "bfcl_scores.csv").open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow([name for name, _ in OVERALL_COLUMNS])
@@ -715,16 +772,56 @@ def bfcl_cmd(
     table = Table(
         title=f"BFCL v4 with {model}" + (f" (first {limit} per category)" if limit else "")
     )
-    for col in ("score", "accuracy", "samples"):
-        table.add_column(col, justify="left" if col == "score" else "right")
-    for key in (*chosen, "simple", "non_live", "live", "irrelevance_total", "overall"):
+    for col in ("score", "accuracy", "scored", "note"):
+        table.add_column(col, justify="right" if col in ("accuracy", "scored") else "left")
+    shown = [*chosen, *(a for a in AGGREGATES if a not in ("multi_turn", "agentic"))]
+    for key in shown:
         part = board[key]
-        shown = _fmt(part.accuracy) if part.complete else "not run"
-        if key == "overall" and not part.complete:
-            shown = f"{_fmt(part.accuracy)} (partial)"
-        table.add_row(key, shown, str(part.count) if part.complete else "-")
+        table.add_row(key, part.shown(), str(part.scored), _bfcl_note(key, part, board))
     console.print(table)
+    console.print(
+        Text(
+            "accuracy: % of the scored samples. partial: categories not run or unscored count "
+            "as 0 with their full size, as on the leaderboard. bfcl_scores.csv has the same "
+            "numbers, with N/A (the leaderboard's convention) for a category not run or "
+            "unscored and for a partial aggregate other than Live and Overall.",
+            style="dim",
+        )
+    )
     console.print(f"leaderboard files: {folder / 'metrics.json'}, {folder / 'bfcl_scores.csv'}")
+
+
+def _bfcl_note(key: str, part: Any, board: dict[str, Any]) -> str:
+    """What the console says beside a BFCL score: unscored samples, and for an aggregate the
+    categories it counts as 0."""
+    from redline.metrics.bfcl_scores import AGENTIC, MULTI_TURN, NOT_RUN, UNSCORED
+
+    if key == "live_relevance":
+        prefix = "not in the aggregates (as on the leaderboard)"
+    else:
+        prefix = ""
+    if part.status == UNSCORED:
+        note = f"{part.unscored} ran, none scored ({part.why_unscored}); counts as 0"
+    elif part.status == NOT_RUN:
+        note = "counts as 0"
+    elif part.zeroed:
+        groups: dict[str, list[str]] = {}
+        beyond = [n for n in part.zeroed if n in (*MULTI_TURN, *AGENTIC)]
+        for name in part.zeroed:
+            if name not in beyond:
+                status = board[name].status if name in board else NOT_RUN
+                groups.setdefault(status, []).append(name)
+        said = [f"{', '.join(names)} ({status})" for status, names in groups.items()]
+        if beyond:
+            said.append("multi-turn and agentic, which redline does not run")
+        note = "counts as 0: " + "; ".join(said)
+    elif part.unscored:
+        note = f"{part.unscored} unscored ({part.why_unscored or 'see the run'})"
+    else:
+        note = ""
+    if part.no_output:
+        note += f"{'; ' if note else ''}{part.no_output} without output (no_output, failures)"
+    return "; ".join(p for p in (prefix, note) if p)
 
 
 @app.command("gate")

@@ -92,6 +92,7 @@ class ErrorType(StrEnum):
         "invalid_sample"  # the sample itself is malformed (schema, answer): not the model's fault
     )
     unsupported = "unsupported"  # the scorer cannot score this kind of sample yet (e.g. BFCL Java)
+    no_output = "no_output"  # the model gave nothing for this sample (a replay file lacks its id)
     scorer_error = "scorer_error"  # the scorer raised; counted apart, never turned into 0
 
 
@@ -246,6 +247,7 @@ class Sample(Record):
 
 
 class ParseErrorKind(StrEnum):
+    no_output = "no_output"  # there was no output to parse (a replay file lacks the sample)
     empty = "empty"  # nothing but whitespace (after reasoning was removed)
     no_call = "no_call"  # prose with nothing that looks like a call
     invalid_syntax = "invalid_syntax"  # call-shaped text that does not parse (incl. truncation)

@@ -133,6 +133,8 @@ def _failure(parsed: Parsed) -> Outcome | None:
     kind, message = error
     if kind is ParseErrorKind.empty or kind is ParseErrorKind.no_call:
         return _fail(ErrorType.no_call, message)
+    if kind is ParseErrorKind.no_output:
+        return _fail(ErrorType.no_output, message)
     return _fail(ErrorType.decode_failed, message)
 
 
@@ -706,7 +708,14 @@ def as_scorer(rule: Rule) -> Scorer:
     """A rule as a scorer of records: the same verdict, as a Score."""
 
     def scorer(sample: Sample, completion: Completion) -> Score:
-        return score_of(rule(Prepared.of(sample), Parsed.of(completion)))
+        parsed = Parsed.of(completion)
+        outcome = rule(Prepared.of(sample), parsed)
+        error = parsed.error
+        if error is not None and error[0] is ParseErrorKind.no_output and outcome.value is not None:
+            # Nothing was produced: every verdict that applies fails, and none passes by default
+            # (an irrelevance sample is not declined by a model that never answered it).
+            outcome = _fail(ErrorType.no_output, error[1])
+        return score_of(outcome)
 
     scorer.__name__ = scorer.__qualname__ = rule.__name__
     scorer.__doc__ = rule.__doc__
