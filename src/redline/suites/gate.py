@@ -48,7 +48,8 @@ class RedLine(BaseModel):
     significant when the paired test's p (McNemar's exact test for pass/fail scores, a paired
     t-test for scores such as F1) is below ``significance``. ``metric`` is a glob whose ``*``
     also crosses ``/``: ``regression/*`` covers every metric of the family, overall
-    (``regression/answer_accuracy``) and per category (``regression/math/answer_accuracy``)."""
+    (``regression/answer_accuracy``) and per category
+    (``regression/arithmetic/answer_accuracy``)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -197,8 +197,11 @@ def make_gate_callback(
             """Refuse, before the first step, a red line that matches no metric of any gated
             suite's baseline: every check would hold on it without looking."""
             names, matched, applied = [], set(), set()
-            for gate in self.gates.values():
-                table = compare(gate.records, gate.records, family(gate.suite))
+            for name, gate in self.gates.items():
+                try:
+                    table = compare(gate.records, gate.records, family(gate.suite))
+                except GateError as exc:  # a baseline run with no records
+                    raise ConfigError(f"gate: baseline of {name}: {exc}") from exc
                 names += [row.metric for row in table]
                 result = judge(table, self.lines)
                 matched |= {check.line for check in result.checks}
