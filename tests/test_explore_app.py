@@ -13,8 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from redline.harness.runs import read_records
 from redline.reports import loading
-from redline.reports.loading import pct, points
-from redline.suites.gate import Gate
+from redline.reports.loading import pct
+from redline.suites.gate import Gate, fmt_points
 from tests.explore_runs import BASELINE, PROSE, STEP2, STEP4, TRAIN
 
 APP = str(Path(loading.__file__).with_name("app.py"))
@@ -200,8 +200,11 @@ def test_compare_page_shows_flips_deltas_and_the_gate(app, explore_runs):
     assert "Overall: the gate is crossed on 2 suite(s)." in errors
     table = at.dataframe[0].value.set_index("metric")
     for row in result.table:
-        assert table.loc[row.metric, "delta"] == points(row.delta)
-        assert table.loc[row.metric, "95% interval"] == f"{points(row.low)} .. {points(row.high)}"
+        assert table.loc[row.metric, "delta"] == fmt_points(row.delta)
+        assert (
+            table.loc[row.metric, "95% interval"]
+            == f"{fmt_points(row.low)} .. {fmt_points(row.high)}"
+        )
         assert table.loc[row.metric, "pass→fail"] == row.pass_to_fail
     flipped = at.table[0].value
     records = read_records(explore_runs / STEP4 / "eval" / "fc-dev" / "samples.jsonl").records
@@ -214,7 +217,7 @@ def test_compare_page_shows_flips_deltas_and_the_gate(app, explore_runs):
 
 def test_compare_page_uses_the_red_lines_explore_was_given(app, tmp_path, monkeypatch):
     lines = tmp_path / "lines.yaml"
-    lines.write_text('- {metric: "fc/ast_accuracy", min: 0.5}\n')
+    lines.write_text('- {metric: "fc/ast_accuracy", min: 50}\n')
     monkeypatch.setenv("REDLINE_REDLINES", str(lines))
     at = app(page="Compare", base=BASELINE, cand=STEP4)
     assert "Overall: the gate holds on all 2 suites." in texts(at.success)

@@ -13,9 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from redline.cli import app
-from redline.reports.loading import pct, points
+from redline.reports.loading import pct
 from redline.reports.report import write_report
-from redline.suites.gate import Gate
+from redline.suites.gate import Gate, fmt_points
 from tests.explore_runs import BASELINE, STEP4, TRAIN
 
 runner = CliRunner()
@@ -120,8 +120,8 @@ def test_consecutive_runs_are_compared_by_the_gate(html_report, explore_runs):
         if row.metric in rows:
             got = rows[row.metric]
             assert got[3:7] == [
-                points(row.delta),
-                f"{points(row.low)} .. {points(row.high)}",
+                fmt_points(row.delta),
+                f"{fmt_points(row.low)} .. {fmt_points(row.high)}",
                 str(row.pass_to_fail),
                 str(row.fail_to_pass),
             ]
@@ -220,7 +220,7 @@ def test_report_command(explore_runs, tmp_path):
     assert "warning: broken/truncated: the last line" in result.stderr
     assert out.read_text().startswith("<!DOCTYPE html>")
     lines = tmp_path / "lines.yaml"
-    lines.write_text('- {metric: "fc/ast_accuracy", min: 0.5}\n')
+    lines.write_text('- {metric: "fc/ast_accuracy", min: 50}\n')
     out = tmp_path / "held.md"
     result = runner.invoke(
         app,

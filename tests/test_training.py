@@ -144,7 +144,7 @@ def test_prepare_sft_merge_grpo_with_two_gate_checks(workspace):
     out = root / "grpo"
     config = grpo_config(root, str(merged), out, gate={**GATE, "redlines": str(lines)})
     result = invoke("train", "grpo", "--config", str(write_yaml(root / "grpo.yaml", config)))
-    assert "gate decisions" in result.output
+    assert "gate decisions" in result.output and "underpowered lines" in result.output
 
     gate_log = read_jsonl(out / "gate_log.jsonl")
     assert [(g["step"], g["action"], g["held"]) for g in gate_log] == [
@@ -162,6 +162,10 @@ def test_prepare_sft_merge_grpo_with_two_gate_checks(workspace):
         assert len((out / entry["evals"]["fc:dev"] / "samples.jsonl").read_text().splitlines()) == 4
         assert entry["kl_probe"] is not None and entry["kl_probe"] >= 0
         assert any(row["metric"].startswith("regression/") for row in entry["table"])
+        # 4 items a suite cannot show any drop significant: every line says so, and holds.
+        assert entry["checks"] and all(
+            c["underpowered"] and c["verdict"] == "underpowered" for c in entry["checks"]
+        )
     for suite in ("fc-dev", "regression"):
         assert (out / "baseline" / suite / "metrics.json").is_file()
     logs = read_jsonl(out / "train_log.jsonl")
@@ -192,8 +196,8 @@ def test_forced_breach_raises_beta_then_lowers_lr_then_stops_and_restores(worksp
             gate={**GATE, "suites": {"fc:dev": 4}},
         )
     )
-    # A line no model can hold: every check breaches.
-    run_grpo(settings, lines=[RedLine(metric="fc/parse_rate", min=1.01)], progress=False)
+    # A floor of 100% a random model cannot hold (it parses no call): every check breaches.
+    run_grpo(settings, lines=[RedLine(metric="fc/parse_rate", min=100)], progress=False)
 
     gate_log = read_jsonl(out / "gate_log.jsonl")
     assert [g["action"] for g in gate_log] == ["raise_beta", "lower_lr", "stop"]
@@ -345,6 +349,28 @@ def test_a_bad_gate_is_a_config_error_before_anything_is_written(tmp_path, gate,
     config = write_yaml(tmp_path / "grpo.yaml", {"base_model": "m", "data": "d", "gate": gate})
     with pytest.raises(ConfigError, match=message):
         load_config(config, GRPOSettings)
+
+
+def test_gate_red_lines_must_concern_a_gated_suite_and_may_require_power(tmp_path):
+    lines = write_yaml(tmp_path / "lines.yaml", [{"metric": "regression/*", "max_drop": 2.0}])
+    gate = {"suites": {"fc:dev": 4}, "redlines": str(lines)}
+    config = write_yaml(tmp_path / "grpo.yaml", {"base_model": "m", "data": "d", "gate": gate})
+    with pytest.raises(ConfigError, match=r"regression/\*: max_drop 2 .* concerns no gated suite"):
+        load_config(config, GRPOSettings)
+    gate = {"suites": {"regression": 4}, "redlines": str(lines), "require_power": True}
+    config = write_yaml(tmp_path / "grpo.yaml", {"base_model": "m", "data": "d", "gate": gate})
+    assert load_config(config, GRPOSettings).gate.require_power is True
+
+
+def test_a_red_line_matching_no_metric_stops_grpo_before_the_first_step(workspace):
+    root, model = workspace
+    out = root / "typo"
+    settings = GRPOSettings.model_validate(
+        grpo_config(root, model, out, max_steps=2, gate={**GATE, "suites": {"fc:dev": 4}})
+    )
+    with pytest.raises(ConfigError, match="fc/parse_rat: min 95% matches no metric.*fc/parse_rate"):
+        run_grpo(settings, lines=[RedLine(metric="fc/parse_rat", min=95)], progress=False)
+    assert not (out / "gate_log.jsonl").exists() and not (out / "checkpoints/step-000002").exists()
 
 
 def test_a_run_folder_that_holds_a_run_is_refused(workspace):

@@ -18,8 +18,8 @@ from pydantic import ValidationError
 from redline.records import error_text
 from redline.reports import loading
 from redline.reports.diff import diff_rows
-from redline.reports.loading import pct, points
-from redline.suites.gate import GateResult
+from redline.reports.loading import pct
+from redline.suites.gate import GateResult, fmt_points, fmt_value
 
 PAGES = ("Runs", "Errors", "Compare", "Sample", "Training")
 # Selections kept across pages and written to the URL, so a link can open any view.
@@ -449,13 +449,13 @@ def compare_page(catalog: loading.Catalog, redlines: str | None) -> None:
             [
                 {
                     "metric": r.metric,
-                    "baseline": pct(r.baseline),
-                    "candidate": pct(r.candidate),
-                    "delta": points(r.delta),
-                    "95% interval": f"{points(r.low)} .. {points(r.high)}",
+                    "baseline": fmt_value(r.baseline),
+                    "candidate": fmt_value(r.candidate),
+                    "delta": fmt_points(r.delta),
+                    "95% interval": f"{fmt_points(r.low)} .. {fmt_points(r.high)}",
                     "pass→fail": r.pass_to_fail,
                     "fail→pass": r.fail_to_pass,
-                    "McNemar p": f"{r.p_value:.3g}",
+                    "p (test)": f"{r.p_value:.3g} ({r.test})",
                     "pairs": r.pairs,
                 }
                 for r in sorted(result.table, key=lambda r: (r.metric.count("/"), r.metric))

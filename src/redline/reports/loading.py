@@ -19,7 +19,16 @@ import pandas as pd
 from redline.harness.runs import MANIFEST, METRICS, SAMPLES, compute_metrics, read_records
 from redline.metrics.aggregate import METRIC_NAMES
 from redline.records import SampleRecord
-from redline.suites.gate import GateResult, RedLine, compare, family, judge, load_redlines
+from redline.suites.gate import (
+    GateError,
+    GateResult,
+    RedLine,
+    compare,
+    family,
+    judge,
+    load_redlines,
+    unmatched_message,
+)
 
 TRAINING = "training.json"
 TRAIN_LOG = "train_log.jsonl"
@@ -415,13 +424,18 @@ def gate_between(
     base: EvalRun, cand: EvalRun, redlines: list[RedLine] | str | Path | None = None
 ) -> tuple[GateResult, list[str]]:
     """The red-line gate (redline.suites.gate) between two runs of one suite, on the records
-    that can be read; the unreadable lines it skipped are returned as problems."""
+    that can be read; the unreadable lines it skipped are returned as problems. A red line of
+    the runs' family that matches no metric raises GateError (a ValueError)."""
     if base.suite != cand.suite:
         raise ValueError(f"{base.name} ran {base.suite!r} but {cand.name} ran {cand.suite!r}")
     lines = redlines if isinstance(redlines, list) else load_redlines(redlines)
     old, new = read_records(base.path / SAMPLES), read_records(cand.path / SAMPLES)
     table = compare(old.records, new.records, family(base.suite))
-    return judge(table, lines), old.problems + new.problems
+    result = judge(table, lines)
+    if result.unmatched:  # a mistyped rule would otherwise be shown as holding
+        names = [row.metric for row in table]
+        raise GateError("; ".join(unmatched_message(u, names) for u in result.unmatched))
+    return result, old.problems + new.problems
 
 
 def read_jsonl(path: Path, name: str) -> tuple[list[dict[str, Any]], list[str]]:

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from redline.reports import loading, plots
-from redline.reports.loading import pct, points
-from redline.suites.gate import RedLine, load_redlines
+from redline.reports.loading import pct
+from redline.suites.gate import RedLine, fmt_points, fmt_value, load_redlines
 
 FLIPS_LISTED = 40  # flipped samples named per comparison; the rest are counted
 
@@ -181,13 +181,13 @@ def _comparison(
     rows = [
         [
             row.metric,
-            pct(row.baseline),
-            pct(row.candidate),
-            points(row.delta),
-            f"{points(row.low)} .. {points(row.high)}",
+            fmt_value(row.baseline),
+            fmt_value(row.candidate),
+            fmt_points(row.delta),
+            f"{fmt_points(row.low)} .. {fmt_points(row.high)}",
             row.pass_to_fail,
             row.fail_to_pass,
-            f"{row.p_value:.3g}",
+            f"{row.p_value:.3g} ({row.test})",
             row.pairs,
         ]
         # Overall rows first, then each category's.
@@ -203,7 +203,7 @@ def _comparison(
             "95% interval",
             "pass→fail",
             "fail→pass",
-            "McNemar p",
+            "p (test)",
             "pairs",
         ],
         rows,

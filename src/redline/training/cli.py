@@ -193,7 +193,8 @@ def grpo_cmd(config: ConfigArg, out: OutOption = None, max_steps: StepsOption = 
     gate_log = settings.out / "gate_log.jsonl"
     if gate_log.is_file():
         table = Table(title="gate decisions")
-        for col in ("step", "held", "action", "beta", "lr scale", "KL probe", "breaches"):
+        cols = ("step", "held", "action", "beta", "lr scale", "KL probe", "breaches")
+        for col in (*cols, "underpowered lines"):
             table.add_column(col)
         for line in gate_log.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
@@ -206,6 +207,8 @@ def grpo_cmd(config: ConfigArg, out: OutOption = None, max_steps: StepsOption = 
                 f"{row['lr_scale']:.3g}",
                 "-" if kl is None else f"{kl:.4f}",
                 "; ".join(b["metric"] for b in row["breaches"]) or "-",
+                # Lines that held on too few samples to detect a drop of their max_drop.
+                str(sum(c["underpowered"] for c in row.get("checks", []))),
             )
         console.print(table)
     console.print(f"adapter saved: {adapter}")

@@ -100,6 +100,9 @@ class GateSettings(_Strict):
     # suite -> --limit for its eval; fc:dev is the function-calling dev suite.
     suites: dict[str, int | None] = {"fc:dev": 32, "regression": 64}
     redlines: Path | None = None  # YAML red lines; None: the seed's defaults
+    # A max_drop line that holds only because the gate's samples are too few to detect a drop
+    # of max_drop counts as a breach (as `redline gate --require-power`).
+    require_power: bool = False
     max_new_tokens: int = Field(128, ge=1)
     batch_size: int = Field(16, ge=1)
     kl_prompts: int = Field(16, ge=0)  # regression prompts for the KL probe
@@ -132,6 +135,22 @@ class GateSettings(_Strict):
         if value is not None:
             load_redlines(value)
         return value
+
+    @model_validator(mode="after")
+    def _lines_for_gated_suites(self) -> GateSettings:
+        # A rule of a family no gated suite has could never be checked. (The default rules
+        # cover both families; one whose family is not gated is simply not applied.)
+        from redline.suites.gate import family, load_redlines
+
+        if self.redlines is not None:
+            families = {family(suite) for suite in self.suites}
+            for line in load_redlines(self.redlines):
+                if not any(line.applies_to(f) for f in families):
+                    raise ValueError(
+                        f"redlines: {self.redlines}: the rule {line} concerns no gated suite "
+                        f"({', '.join(self.suites)})"
+                    )
+        return self
 
     @model_validator(mode="after")
     def _baseline_runs(self) -> GateSettings:

@@ -82,9 +82,19 @@ def make_gate_callback(
 
     from redline.harness.models import HFBackend, Sampling
     from redline.harness.runner import run_eval
-    from redline.suites.gate import Gate, GateResult, load_redlines
+    from redline.suites.gate import (
+        Gate,
+        GateError,
+        GateResult,
+        compare,
+        family,
+        judge,
+        load_redlines,
+        unmatched_message,
+    )
     from redline.suites.registry import load_suite
     from redline.suites.regression import kl_probe
+    from redline.training.config import ConfigError
 
     class RedLineGate(TrainerCallback):
         def __init__(self) -> None:
@@ -183,6 +193,25 @@ def make_gate_callback(
             )
             return best.checkpoint
 
+        def _check_lines(self) -> None:
+            """Refuse, before the first step, a red line that matches no metric of any gated
+            suite's baseline: every check would hold on it without looking."""
+            names, matched, applied = [], set(), set()
+            for name, gate in self.gates.items():
+                try:
+                    table = compare(gate.records, gate.records, family(gate.suite))
+                except GateError as exc:  # a baseline run with no records
+                    raise ConfigError(f"gate: baseline of {name}: {exc}") from exc
+                names += [row.metric for row in table]
+                result = judge(table, self.lines)
+                matched |= {check.line for check in result.checks}
+                applied |= {str(line) for line in self.lines} - set(result.not_applied)
+            missing = [str(line) for line in self.lines if str(line) in applied - matched]
+            if missing:
+                raise ConfigError(
+                    "gate: " + "; ".join(unmatched_message(line, names) for line in missing)
+                )
+
         # -- events ----------------------------------------------------------------------
         def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
             start = self._save_adapter(0)
@@ -192,7 +221,11 @@ def make_gate_callback(
                 given.update(self._evaluate(out / "baseline", "checkpoint:start", missing))
             self.baseline = given
             # Read each baseline run once; every check compares against the same records.
-            self.gates = {name: Gate(given[name], self.lines) for name in self.suites}
+            self.gates = {
+                name: Gate(given[name], self.lines, require_power=settings.require_power)
+                for name in self.suites
+            }
+            self._check_lines()
             probe = next((n for n in self.suites if n.startswith("regression")), None)
             probe = probe or next(iter(self.suites))
             records = self.gates[probe].records  # the baseline run's, already read
@@ -213,9 +246,14 @@ def make_gate_callback(
         def check(self, step: int, control: Any) -> dict[str, Any]:
             name = self._save_adapter(step)
             runs = self._evaluate(out / name / "eval", f"checkpoint:{name}", list(self.suites))
-            results: dict[str, GateResult] = {
-                suite: self.gates[suite].check(run) for suite, run in runs.items()
-            }
+            # Each suite's gate applies the lines of its family; every line was matched against
+            # the baselines before the first step (_check_lines).
+            try:
+                results: dict[str, GateResult] = {
+                    suite: self.gates[suite].check(run, strict=False) for suite, run in runs.items()
+                }
+            except GateError as exc:
+                raise ConfigError(f"gate at step {step}: {exc}") from exc
             held = all(r.held for r in results.values())
             fc = [n for n in runs if not n.startswith("regression")]
             self.checks.append(Check(step, name, held, fc_score(runs[fc[0]]) if fc else 0.0))
@@ -240,6 +278,7 @@ def make_gate_callback(
                 "lr_scale": self.lr_scale,
                 "kl_probe": kl,
                 "breaches": [b for r in results.values() for b in r.to_dict()["breaches"]],
+                "checks": [c for r in results.values() for c in r.to_dict()["checks"]],
                 "table": [row for r in results.values() for row in r.to_dict()["table"]],
                 "evals": {suite: str(run.relative_to(out)) for suite, run in runs.items()},
                 "baseline": {s: str(p) for s, p in self.baseline.items()},
