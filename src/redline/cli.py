@@ -46,10 +46,32 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None or math.isnan(value) else f"{100 * value:.1f}"
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        console.print(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print redline's version and exit (as `redline version` does).",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    # Only the top-level options live here; each command is its own function below.
+    pass
+
+
 @app.command()
 def version() -> None:
     """Print redline's version."""
-    console.print(__version__)
+    _print_version(True)
 
 
 @app.command("bfcl-truth")
