@@ -553,7 +553,8 @@ def eval_cmd(
     model: Annotated[
         str,
         typer.Option(
-            help="Model spec: smollm2 (the embedded default), hf:PATH_OR_HUB_ID (with "
+            help="Model spec: smollm2 (the embedded default; smollm2+lora:ADAPTER with a LoRA "
+            "adapter folder on top, no merge needed), hf:PATH_OR_HUB_ID (with "
             "+lora:ADAPTER appended for an adapter), openai:BASE_URL#MODEL (any "
             "OpenAI-compatible server; key from $OPENAI_API_KEY), "
             "replay:FILE (outputs made elsewhere) or truth (the answers themselves)."
