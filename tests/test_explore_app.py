@@ -385,6 +385,10 @@ def test_compare_page_opens_on_checkpoints_that_share_a_suite(standalone):
     assert at.selectbox(key="base").value == BFCL_OTHER
     assert at.selectbox(key="cand").value == BFCL_RUN
     assert "These checkpoints share no suite." not in texts(at.warning)
+    others = sorted(f"bfcl:{c}" for c in SINGLE_TURN_CATEGORIES if c not in BFCL_SHARED)
+    assert texts(at.info) == [
+        f"{', '.join(others)} were run on only one of the two; they are not compared."
+    ]
     assert [h.value for h in at.subheader] == [f"bfcl:{c}" for c in sorted(BFCL_SHARED)]
     assert f"Overall: the gate holds on all {len(BFCL_SHARED)} suites." in texts(at.success)
 
@@ -412,3 +416,9 @@ def test_a_passed_irrelevance_sample_shows_no_parse_error(standalone, bfcl_runs)
     assert not [w for w in texts(at.warning) if "parse error" in w]
     assert "No call was made, as this sample expects." in texts(at.caption)
     # (A sample that needed a call still shows its parse error: see dev_0000 above.)
+
+
+def test_compare_page_names_the_suites_it_leaves_out(app):
+    at = app(page="Compare", base=BASELINE, cand="broken/truncated")
+    assert texts(at.info) == ["regression was run on only one of the two; it is not compared."]
+    assert [h.value for h in at.subheader] == ["fc:dev"]

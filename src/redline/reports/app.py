@@ -433,8 +433,12 @@ def compare_page(catalog: loading.Catalog, redlines: str | None) -> None:
     base_runs = {r.suite: r for r in groups[base]}
     cand_runs = {r.suite: r for r in groups[cand]}
     shared = [s for s in base_runs if s in cand_runs]
-    for suite in sorted(set(base_runs) ^ set(cand_runs)):
-        st.info(f"{suite} was run on only one of the two; it is not compared.")
+    # One line for all of them: two BFCL runs can differ by a dozen categories.
+    alone = sorted(set(base_runs) ^ set(cand_runs))
+    if len(alone) == 1:
+        st.info(f"{alone[0]} was run on only one of the two; it is not compared.")
+    elif alone:
+        st.info(f"{', '.join(alone)} were run on only one of the two; they are not compared.")
     if not shared:
         st.warning("These checkpoints share no suite.")
         return
