@@ -142,3 +142,30 @@ def build_runs(root: Path) -> Path:
     (truncated / "samples.jsonl").write_text("".join(lines[:20]) + lines[20][:150])
     shutil.rmtree(scratch)
     return root
+
+
+BFCL_RUN = "bfcl-truth"  # every single-turn category, as `redline bfcl` lays it out
+BFCL_OTHER = "bfcl-some"  # two of them, in a run of its own
+BFCL_SHARED = ("simple_python", "irrelevance")
+
+
+def build_bfcl_runs(root: Path) -> Path:
+    """A folder of standalone runs, in name order: records with no manifest (its suite unknown),
+    two `redline bfcl` runs that share two categories, and a regression run."""
+    from typer.testing import CliRunner
+
+    from redline.cli import app
+
+    def bfcl(out: Path, *args: str) -> None:
+        result = CliRunner().invoke(
+            app, ["bfcl", "--model", "truth", "--limit", "2", "--out", str(out), *args]
+        )
+        assert result.exit_code == 0, result.output
+
+    bfcl(root / BFCL_RUN)
+    bfcl(root / BFCL_OTHER, *(arg for c in BFCL_SHARED for arg in ("-c", c)))
+    notes = root / "a-notes"
+    notes.mkdir()
+    shutil.copy(root / BFCL_RUN / "simple_python" / "samples.jsonl", notes / "samples.jsonl")
+    _eval("regression", 4, "truth", root / "zz-regression")
+    return root

@@ -14,6 +14,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from redline import __version__
 from redline.cli import app
 from tests.test_bfcl_data import write_fixture
 
@@ -29,6 +30,15 @@ def test_console_script_is_installed():
     assert script.exists() or shutil.which("redline")
     out = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=True)
     assert "bfcl-truth" in out.stdout
+
+
+def test_version_flag_and_command_say_the_same():
+    flag, command = runner.invoke(app, ["--version"]), runner.invoke(app, ["version"])
+    assert flag.exit_code == 0 and command.exit_code == 0, flag.output + command.output
+    assert flag.output == command.output and flag.output.strip() == __version__
+    # The flag is eager: it answers before a command's own options are checked.
+    assert runner.invoke(app, ["--version", "eval"]).output == flag.output
+    assert "--version" in runner.invoke(app, ["--help"]).output
 
 
 @pytest.mark.parametrize("name", command_names())

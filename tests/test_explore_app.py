@@ -14,8 +14,19 @@ from streamlit.testing.v1 import AppTest
 from redline.harness.runs import read_records
 from redline.reports import loading
 from redline.reports.loading import pct
+from redline.suites.bfcl_data import SINGLE_TURN_CATEGORIES
 from redline.suites.gate import Gate, fmt_points
-from tests.explore_runs import BASELINE, PROSE, STEP2, STEP4, TRAIN
+from tests.explore_runs import (
+    BASELINE,
+    BFCL_OTHER,
+    BFCL_RUN,
+    BFCL_SHARED,
+    PROSE,
+    STEP2,
+    STEP4,
+    TRAIN,
+    build_bfcl_runs,
+)
 
 APP = str(Path(loading.__file__).with_name("app.py"))
 
@@ -351,3 +362,66 @@ def test_a_damaged_record_is_named_on_the_sample_page(explore_runs, tmp_path, mo
     run(at)
     (said,) = [e for e in texts(at.error) if "not a valid record" in e]
     assert "completion.calls.0: a call gives both 'arguments' and 'parameters'" in said
+
+
+@pytest.fixture(scope="module")
+def bfcl_runs(tmp_path_factory):
+    return build_bfcl_runs(tmp_path_factory.mktemp("bfcl") / "runs")
+
+
+@pytest.fixture
+def standalone(bfcl_runs, monkeypatch):
+    """The app on standalone runs: two `redline bfcl` runs, a regression run, loose records."""
+    monkeypatch.setenv("REDLINE_RUNS_DIR", str(bfcl_runs))
+
+    def start(**query: str) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=90)
+        at.query_params.update(query)
+        return run(at)
+
+    return start
+
+
+def test_compare_page_opens_on_checkpoints_that_share_a_suite(standalone):
+    # In name order the first checkpoint has no manifest and the last ran only regression.
+    at = standalone(page="Compare")
+    assert at.selectbox(key="base").value == BFCL_OTHER
+    assert at.selectbox(key="cand").value == BFCL_RUN
+    assert "These checkpoints share no suite." not in texts(at.warning)
+    others = sorted(f"bfcl:{c}" for c in SINGLE_TURN_CATEGORIES if c not in BFCL_SHARED)
+    assert texts(at.info) == [
+        f"{', '.join(others)} were run on only one of the two; they are not compared."
+    ]
+    assert [h.value for h in at.subheader] == [f"bfcl:{c}" for c in sorted(BFCL_SHARED)]
+    assert f"Overall: the gate holds on all {len(BFCL_SHARED)} suites." in texts(at.success)
+
+
+def test_a_bfcl_run_is_one_checkpoint_in_the_explorer(standalone):
+    at = standalone()
+    evals = at.dataframe[0].value
+    assert list(evals[evals["checkpoint"] == BFCL_RUN]["suite"]) == [
+        f"bfcl:{c}" for c in sorted(SINGLE_TURN_CATEGORIES)
+    ]
+    at = standalone(page="Errors", checkpoint=BFCL_RUN)
+    assert at.sidebar.selectbox(key="checkpoint").options.count(BFCL_RUN) == 1
+    assert at.header[0].value == f"Errors · {BFCL_RUN}"
+    assert len(at.table[0].value) == len(SINGLE_TURN_CATEGORIES)  # one metrics row a suite
+    at = standalone(page="Sample", checkpoint=BFCL_RUN)
+    assert len(at.selectbox(key="suite").options) == len(SINGLE_TURN_CATEGORIES)
+
+
+def test_a_passed_irrelevance_sample_shows_no_parse_error(standalone, bfcl_runs):
+    catalog = loading.discover(bfcl_runs)
+    checkpoint = catalog.run(f"{BFCL_RUN}/irrelevance").checkpoint
+    at = standalone(page="Sample", checkpoint=checkpoint, suite="bfcl:irrelevance")
+    assert at.selectbox(key="sample").value == "irrelevance_0"
+    assert "passed" in at.success[0].value
+    assert not [w for w in texts(at.warning) if "parse error" in w]
+    assert "No call was made, as this sample expects." in texts(at.caption)
+    # (A sample that needed a call still shows its parse error: see dev_0000 above.)
+
+
+def test_compare_page_names_the_suites_it_leaves_out(app):
+    at = app(page="Compare", base=BASELINE, cand="broken/truncated")
+    assert texts(at.info) == ["regression was run on only one of the two; it is not compared."]
+    assert [h.value for h in at.subheader] == ["fc:dev"]

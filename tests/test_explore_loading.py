@@ -11,8 +11,25 @@ import pytest
 
 from redline.harness.runs import read_records
 from redline.reports import loading
+from redline.suites.bfcl_data import SINGLE_TURN_CATEGORIES
 from redline.suites.gate import Gate
-from tests.explore_runs import BASELINE, FC_LIMIT, REG_LIMIT, STEP2, STEP4, TRAIN
+from tests.explore_runs import (
+    BASELINE,
+    BFCL_OTHER,
+    BFCL_RUN,
+    BFCL_SHARED,
+    FC_LIMIT,
+    REG_LIMIT,
+    STEP2,
+    STEP4,
+    TRAIN,
+    build_bfcl_runs,
+)
+
+
+@pytest.fixture(scope="module")
+def bfcl_runs(tmp_path_factory):
+    return build_bfcl_runs(tmp_path_factory.mktemp("bfcl") / "runs")
 
 
 def test_discovery_finds_training_checkpoints_and_standalone_runs(explore_runs):
@@ -168,3 +185,47 @@ def test_training_logs_skip_bad_lines(explore_runs, tmp_path):
 def test_an_empty_or_missing_folder_says_so(tmp_path):
     assert "no runs found" in loading.discover(tmp_path).problems[0]
     assert "no such folder" in loading.discover(tmp_path / "nope").problems[0]
+
+
+def test_a_bfcl_run_is_one_checkpoint_of_its_categories(bfcl_runs):
+    groups = loading.discover(bfcl_runs).checkpoints()
+    assert list(groups) == ["a-notes", BFCL_OTHER, BFCL_RUN, "zz-regression"]
+    assert len(groups[BFCL_RUN]) == len(SINGLE_TURN_CATEGORIES) == 13
+    assert {r.suite for r in groups[BFCL_RUN]} == {f"bfcl:{c}" for c in SINGLE_TURN_CATEGORIES}
+    assert [r.name for r in groups[BFCL_OTHER]] == [
+        f"{BFCL_OTHER}/{c}" for c in sorted(BFCL_SHARED)
+    ]
+    # Given directly, it is still one checkpoint, by its own name.
+    direct = loading.discover(bfcl_runs / BFCL_RUN)
+    assert list(direct.checkpoints()) == [BFCL_RUN] and len(direct.evals) == 13
+    # So is a run still going, before the leaderboard files are written.
+    going = bfcl_runs.parent / "going"
+    shutil.copytree(bfcl_runs / BFCL_OTHER, going / "bfcl")
+    (going / "bfcl" / "metrics.json").unlink()
+    (going / "bfcl" / "bfcl_scores.csv").unlink()
+    assert list(loading.discover(going).checkpoints()) == ["bfcl"]
+    # One category given directly stands alone.
+    (alone,) = loading.discover(bfcl_runs / BFCL_RUN / "irrelevance").evals
+    assert alone.checkpoint == "irrelevance"
+
+
+def test_bfcl_categories_run_by_two_models_stay_apart(bfcl_runs, tmp_path):
+    for category in BFCL_SHARED:
+        shutil.copytree(bfcl_runs / BFCL_RUN / category, tmp_path / "mixed" / category)
+    manifest = tmp_path / "mixed" / "irrelevance" / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "model": "smollm2"}))
+    catalog = loading.discover(tmp_path)
+    assert list(catalog.checkpoints()) == ["mixed/irrelevance", "mixed/simple_python"]
+    assert (
+        "mixed: its BFCL categories were run by different models (smollm2, truth); each is "
+        "shown as a checkpoint of its own" in catalog.problems
+    )
+
+
+def test_the_pair_to_compare_shares_a_suite(bfcl_runs, explore_runs):
+    # Standalone runs: the first checkpoint that shares a suite with a later one, and the last
+    # of those; a folder of records with no manifest shares nothing.
+    assert loading.compare_pair(loading.discover(bfcl_runs)) == (BFCL_OTHER, BFCL_RUN)
+    # A training run: its baseline and its last checkpoint, before any standalone run.
+    assert loading.compare_pair(loading.discover(explore_runs)) == (BASELINE, STEP4)
+    assert loading.compare_pair(loading.discover(bfcl_runs / BFCL_RUN)) is None

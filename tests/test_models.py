@@ -1,5 +1,6 @@
 """Prompt modes and local model backends: a tiny random model generating in batches on CPU,
-a LoRA adapter on top of it, `redline eval` with it, and the real embedded SmolLM2 weights."""
+a LoRA adapter on top of it (also as smollm2+lora:, with the tiny model standing in for the
+embedded one), `redline eval` with it, and the real embedded SmolLM2 weights."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from redline.cli import app
+from redline.harness.backends import BackendError, make_backend
 from redline.harness.models import HFBackend, Sampling, smollm2_path
 from redline.harness.prompts import JSON_SYSTEM, get_mode
 from redline.suites.bfcl_data import load_samples
@@ -68,6 +70,71 @@ def test_lora_adapter_loads(tiny, samples, tmp_path):
     )
     assert backend.spec.endswith("+lora:" + str(tmp_path / "adapter"))
     assert len(backend.generate(samples[:2])) == 2
+
+
+@pytest.fixture
+def tiny_as_smollm2(tiny, monkeypatch):
+    """The tiny model standing in for the embedded one (whose conversion takes half a minute)."""
+    from pathlib import Path
+
+    monkeypatch.setattr("redline.harness.models.smollm2_path", lambda: Path(tiny))
+    return tiny
+
+
+def _adapter(base: str, folder) -> str:
+    """A LoRA adapter whose weights all start random, so that it changes what the model says."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(base)
+    config = LoraConfig(
+        r=4, lora_alpha=64, target_modules=["q_proj", "v_proj"], init_lora_weights=False
+    )
+    get_peft_model(model, config).save_pretrained(folder)
+    return str(folder)
+
+
+def test_smollm2_with_a_lora_adapter(tiny_as_smollm2, samples, tmp_path):
+    from peft import PeftModel
+
+    adapter = _adapter(tiny_as_smollm2, tmp_path / "adapter")
+    sampling = Sampling(max_new_tokens=8)
+    tuned = make_backend(f"smollm2+lora:{adapter}", mode="json", sampling=sampling)
+    assert tuned.spec == f"smollm2+lora:{adapter}"
+    assert isinstance(tuned.model, PeftModel)
+    plain = make_backend("smollm2", mode="json", sampling=sampling)
+    assert not isinstance(plain.model, PeftModel)
+    assert tuned.generate(samples) != plain.generate(samples), "the adapter is applied"
+
+
+def test_eval_runs_smollm2_with_an_adapter(tiny_as_smollm2, tmp_path):
+    adapter = _adapter(tiny_as_smollm2, tmp_path / "adapter")
+    out = tmp_path / "run"
+    args = ["eval", "--model", f"smollm2+lora:{adapter}", "--suite", "bfcl:simple_python"]
+    args += ["--limit", "2", "--max-new-tokens", "4", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "manifest.json").read_text())["model"] == f"smollm2+lora:{adapter}"
+    assert len((out / "samples.jsonl").read_text().splitlines()) == 2
+
+
+def test_adapter_specs_are_checked(tiny_as_smollm2, tmp_path, monkeypatch):
+    with pytest.raises(BackendError, match=r"'smollm2\+lora:' names no adapter"):
+        make_backend("smollm2+lora:")
+    empty, missing = tmp_path / "empty", tmp_path / "missing"
+    empty.mkdir()
+    for base in ("smollm2", f"hf:{tiny_as_smollm2}"):
+        with pytest.raises(BackendError, match=f"{empty} is not a LoRA adapter folder"):
+            make_backend(f"{base}+lora:{empty}")
+        with pytest.raises(BackendError, match=f"cannot load LoRA adapter {missing}"):
+            make_backend(f"{base}+lora:{missing}")
+    with pytest.raises(BackendError, match=r"smollm2\+lora:ADAPTER") as unknown:
+        make_backend("smollm3")
+    assert "hf:PATH_OR_ID[+lora:ADAPTER]" in str(unknown.value)
+    monkeypatch.setattr("typer.rich_utils.MAX_WIDTH", 250)
+    assert "smollm2+lora:ADAPTER with a LoRA adapter folder" in " ".join(
+        CliRunner().invoke(app, ["eval", "--help"]).output.replace("│", "").split()
+    )
 
 
 def test_eval_with_a_local_model(tiny, tmp_path):

@@ -42,7 +42,7 @@ BfclDataOption = Annotated[
 ]
 
 # Options `eval` and `bfcl` share, defined once so that the two commands cannot drift apart.
-MODEL_SPECS = (
+MODEL_SPEC_HELP = (
     "truth (the answers themselves, a self-test), replay:FILE (outputs made elsewhere: a "
     "redline samples.jsonl or a BFCL result file), smollm2 (the embedded default), "
     "smollm2+lora:ADAPTER (an adapter on it), hf:PATH_OR_ID[+lora:ADAPTER] (a transformers "
@@ -69,10 +69,32 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None or math.isnan(value) else f"{100 * value:.1f}"
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        console.print(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print redline's version and exit (as `redline version` does).",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    # Only the top-level options live here; each command is its own function below.
+    pass
+
+
 @app.command()
 def version() -> None:
     """Print redline's version."""
-    console.print(__version__)
+    _print_version(True)
 
 
 @app.command("bfcl-truth")
@@ -551,7 +573,7 @@ def suites_cmd(bfcl_data: BfclDataOption = None) -> None:
 
 @app.command("eval")
 def eval_cmd(
-    model: Annotated[str, typer.Option(help=f"Model spec: {MODEL_SPECS}.")],
+    model: Annotated[str, typer.Option(help=f"Model spec: {MODEL_SPEC_HELP}.")],
     suite: Annotated[str, typer.Option(help="Suite name (see `redline suites`).")],
     out: Annotated[
         Path | None,
@@ -655,7 +677,7 @@ def _check_replay(backend: Any, samples: list, suite: str) -> list[str]:
 
 @app.command("bfcl")
 def bfcl_cmd(
-    model: Annotated[str, typer.Option(help=f"Model spec, as for `redline eval`: {MODEL_SPECS}.")],
+    model: Annotated[str, typer.Option(help=f"Model spec, as for `redline eval`: {MODEL_SPEC_HELP}.")],
     categories: Annotated[
         list[str] | None,
         typer.Option(

@@ -1,9 +1,11 @@
 """Model backends, chosen by a spec string: each turns samples into completions.
 
 ``truth`` answers with the samples' own answers; ``replay:FILE`` replays outputs generated
-elsewhere (a redline samples.jsonl, or a BFCL result file of ``{"id", "result"}`` lines), one
-per sample; ``smollm2`` and ``hf:`` run local models (redline.harness.models); ``openai:``
-reaches an OpenAI-compatible server (redline.harness.openai_backend). No scoring here.
+elsewhere (a redline samples.jsonl, or a BFCL result file of ``{"id", "result"}`` lines, one
+per sample);
+``smollm2`` and ``hf:`` run local models, with a LoRA adapter on top when ``+lora:`` names one
+(redline.harness.models); ``openai:`` reaches an OpenAI-compatible server
+(redline.harness.openai_backend). No scoring here.
 """
 
 from __future__ import annotations
@@ -25,6 +27,16 @@ from redline.records import (
     SampleRecord,
     ToolCall,
     error_text,
+)
+
+# Every spec make_backend takes, as error messages list them.
+MODEL_SPECS = (
+    "truth",
+    "replay:FILE",
+    "smollm2",
+    "smollm2+lora:ADAPTER",
+    "hf:PATH_OR_ID[+lora:ADAPTER]",
+    "openai:BASE_URL#MODEL",
 )
 
 
@@ -206,14 +218,13 @@ def _first(ids: Sequence[str], shown: int = 3) -> str:
 def make_backend(
     spec: str, mode: str = "json", sampling: Any = None, allow_missing: bool = False
 ) -> Backend:
-    """The backend a spec names: ``truth``, ``replay:FILE``, ``smollm2``,
-    ``hf:PATH_OR_ID[+lora:ADAPTER]`` or ``openai:BASE_URL#MODEL`` (``mode`` and ``sampling``
-    apply to the model ones, ``allow_missing`` to a replay)."""
+    """The backend a spec names (one of :data:`MODEL_SPECS`; ``mode`` and ``sampling`` apply to
+    the model ones, ``allow_missing`` to a replay)."""
     if spec == "truth":
         return TruthBackend()
     if spec.startswith("replay:"):
         return ReplayBackend(spec.split(":", 1)[1], allow_missing=allow_missing)
-    if spec == "smollm2" or spec.startswith("hf:"):
+    if spec == "smollm2" or spec.startswith(("smollm2+lora:", "hf:")):
         from redline.harness.models import ModelError, make_local_backend
 
         try:
@@ -227,10 +238,7 @@ def make_backend(
             return make_openai_backend(spec, mode, sampling)
         except ValueError as exc:
             raise BackendError(str(exc)) from exc
-    raise BackendError(
-        f"unknown model spec {spec!r}: use truth, replay:FILE, smollm2, "
-        "hf:PATH_OR_ID[+lora:ADAPTER] or openai:BASE_URL#MODEL"
-    )
+    raise BackendError(f"unknown model spec {spec!r}: use {', '.join(MODEL_SPECS)}")
 
 
 def _last_part(path: str) -> str:

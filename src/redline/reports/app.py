@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
-from redline.records import error_text
+from redline.records import ParseErrorKind, error_text
 from redline.reports import loading
 from redline.reports.diff import diff_rows
 from redline.reports.loading import pct
@@ -365,10 +365,19 @@ def sample_page(catalog: loading.Catalog, checkpoint: str) -> None:
         else:
             st.caption("No reasoning in this output.")
         if completion.parse_error is not None:
-            st.warning(
-                f"parse error ({completion.parse_error.kind.value}): "
-                f"{completion.parse_error.message}"
-            )
+            error = completion.parse_error
+            # Finding no call is right where none is wanted (irrelevance, free-text answers):
+            # no warning then; whatever else failed is named above.
+            if sample.expect in ("no_call", "answer"):
+                if error.kind in (ParseErrorKind.no_call, ParseErrorKind.empty):
+                    st.caption("No call was made, as this sample expects.")
+                else:
+                    st.caption(
+                        f"No call could be read ({error.kind.value}: {error.message}); "
+                        "this sample expects none."
+                    )
+            else:
+                st.warning(f"parse error ({error.kind.value}): {error.message}")
         if completion.extra_text and completion.calls:
             st.caption(f"Text outside the calls: {completion.extra_text!r}")
     calls_left, calls_right = st.columns(2)
@@ -413,17 +422,23 @@ def compare_page(catalog: loading.Catalog, redlines: str | None) -> None:
     st.header("Compare two checkpoints")
     groups = catalog.checkpoints()
     keys = list(groups)
-    first_training = catalog.trainings[0].checkpoints if catalog.trainings else []
+    # Open on two checkpoints that can be compared; with none such, the first and the last.
+    ends = (keys[0], keys[-1]) if keys else (None, None)
+    first, last = loading.compare_pair(catalog) or ends
     cols = st.columns(2)
-    base = choose(cols[0], "Baseline", keys, "base", default=(first_training or keys)[0])
-    cand = choose(cols[1], "Candidate", keys, "cand", default=(first_training or keys)[-1])
+    base = choose(cols[0], "Baseline", keys, "base", default=first)
+    cand = choose(cols[1], "Candidate", keys, "cand", default=last)
     if base is None or cand is None:
         return
     base_runs = {r.suite: r for r in groups[base]}
     cand_runs = {r.suite: r for r in groups[cand]}
     shared = [s for s in base_runs if s in cand_runs]
-    for suite in sorted(set(base_runs) ^ set(cand_runs)):
-        st.info(f"{suite} was run on only one of the two; it is not compared.")
+    # One line for all of them: two BFCL runs can differ by a dozen categories.
+    alone = sorted(set(base_runs) ^ set(cand_runs))
+    if len(alone) == 1:
+        st.info(f"{alone[0]} was run on only one of the two; it is not compared.")
+    elif alone:
+        st.info(f"{', '.join(alone)} were run on only one of the two; they are not compared.")
     if not shared:
         st.warning("These checkpoints share no suite.")
         return

@@ -9,7 +9,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -192,6 +192,28 @@ def _checkpoint_of(rel: tuple[str, ...]) -> str | None:
     return None
 
 
+def _group_bfcl_runs(
+    catalog: Catalog, evals: list[tuple[Path, EvalRun]], name_of: Callable[[Path], str]
+) -> None:
+    """Make each `redline bfcl` run one checkpoint: its categories are eval runs in folders
+    named after them (FOLDER/simple_python ran bfcl:simple_python), one model for all. Known by
+    that layout rather than by its leaderboard files, which a run still going has not written."""
+    folders: dict[Path, list[EvalRun]] = {}
+    for path, run in evals:
+        if run.training is None and run.suite == f"bfcl:{path.name}":
+            folders.setdefault(path.parent, []).append(run)
+    for folder, runs in folders.items():
+        models = sorted({run.model for run in runs})
+        if len(models) > 1:
+            catalog.problems.append(
+                f"{name_of(folder)}: its BFCL categories were run by different models "
+                f"({', '.join(models)}); each is shown as a checkpoint of its own"
+            )
+            continue
+        for run in runs:
+            run.checkpoint = name_of(folder)
+
+
 def discover(root: str | os.PathLike) -> Catalog:
     """Every eval run and training run under ``root`` (``root`` itself may be one)."""
     root = Path(root)
@@ -235,6 +257,7 @@ def discover(root: str | os.PathLike) -> Catalog:
                 break
             if parent == base:
                 break
+    _group_bfcl_runs(catalog, [(p, r) for p, r in evals if p != root], name_of)
     catalog.trainings = sorted(trainings.values(), key=lambda t: _natural(t.name))
     for training in catalog.trainings:
         # The baseline first, then checkpoints in step order.
@@ -242,7 +265,12 @@ def discover(root: str | os.PathLike) -> Catalog:
     order = {c: i for i, c in enumerate(c for t in catalog.trainings for c in t.checkpoints)}
     catalog.evals = sorted(
         (run for _, run in evals),
-        key=lambda r: (r.checkpoint not in order, order.get(r.checkpoint, 0), _natural(r.name)),
+        key=lambda r: (
+            r.checkpoint not in order,
+            order.get(r.checkpoint, 0),
+            _natural(r.checkpoint),
+            _natural(r.name),
+        ),
     )
     if not catalog.evals and not catalog.trainings:
         catalog.problems.append(
@@ -250,6 +278,24 @@ def discover(root: str | os.PathLike) -> Catalog:
             f"has {TRAINING}, {TRAIN_LOG} or {GATE_LOG})"
         )
     return catalog
+
+
+def compare_pair(catalog: Catalog) -> tuple[str, str] | None:
+    """The two checkpoints the Compare page opens on: a training run's first and last that share
+    a suite (its baseline and latest step), else the first checkpoint that shares a suite with a
+    later one and the last of those; None when no two share one. A run whose manifest names no
+    suite shares nothing."""
+    groups = catalog.checkpoints()
+    suites = {
+        key: {run.suite for run in runs if run.manifest.get("suite")}
+        for key, runs in groups.items()
+    }
+    for keys in [*(t.checkpoints for t in catalog.trainings), list(groups)]:
+        for i, base in enumerate(keys):
+            partners = [k for k in keys[i + 1 :] if suites.get(base, set()) & suites.get(k, set())]
+            if partners:
+                return base, partners[-1]
+    return None
 
 
 @dataclass
