@@ -72,30 +72,26 @@ def test_lora_adapter_loads(tiny, samples, tmp_path):
 
 def test_eval_with_a_local_model(tiny, tmp_path):
     out = tmp_path / "run"
-    result = CliRunner().invoke(
-        app,
-        [
-            "eval",
-            "--model",
-            f"hf:{tiny}",
-            "--suite",
-            "bfcl:simple_python",
-            "--limit",
-            "4",
-            "--max-new-tokens",
-            "6",
-            "--batch-size",
-            "2",
-            "--out",
-            str(out),
-        ],
-    )
+
+    def run(max_new_tokens: str):
+        return CliRunner().invoke(
+            app,
+            ["eval", "--model", f"hf:{tiny}", "--suite", "bfcl:simple_python", "--limit", "4"]
+            + ["--max-new-tokens", max_new_tokens, "--batch-size", "2", "--out", str(out)],
+        )
+
+    result = run("6")
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["model"] == f"hf:{tiny}"
     assert manifest["settings"]["mode"] == "json"
     assert manifest["settings"]["sampling"]["max_new_tokens"] == 6
     assert len((out / "samples.jsonl").read_text().splitlines()) == 4
+    # Resuming with another generation length would mix two runs: refused, naming the field.
+    result = run("16")
+    assert result.exit_code == 2
+    assert "belongs to another run (max_new_tokens: 6 there, 16 now)" in result.output
+    assert json.loads((out / "manifest.json").read_text()) == manifest
 
 
 def test_a_missing_model_is_a_clear_error(tmp_path):

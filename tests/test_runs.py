@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from redline.cli import app
-from redline.harness.runs import read_records
+from redline.harness.runs import RunError, RunFolder, new_manifest, read_records
 from redline.suites import bfcl_data
 from redline.suites.bfcl_cases import mutations, truth
 
@@ -151,7 +152,7 @@ def test_replay_rescores_a_bfcl_result_file(tmp_path, official_checker, python_l
             f"replay:{path}",
             "--suite",
             "bfcl:multiple",
-            "--limit",
+            "--first",
             "40",
             "--out",
             str(tmp_path / "run"),
@@ -239,3 +240,130 @@ def test_truth_replay_of_ground_truth_helper_is_consistent():
     assert truth(entry) == [
         c.to_bfcl() for c in bfcl_data.entry_to_sample(entry, "parallel").expected
     ]
+
+
+# --- a run folder holds one run ---
+
+
+def test_records_without_a_manifest_are_refused(tmp_path):
+    # Today's mix: fc:dev records whose manifest is gone, then a bfcl run into the same folder.
+    out = tmp_path / "run"
+    assert eval_run(out, "--suite", "fc:dev", "--limit", "6").exit_code == 0
+    (out / "manifest.json").unlink()
+    before = (out / "samples.jsonl").read_bytes()
+    result = eval_run(out, "--suite", "bfcl:simple_python", "--limit", "6")
+    assert result.exit_code == 2, result.output
+    assert f"{out} holds samples.jsonl but no manifest.json" in result.output
+    assert "choose another --out" in result.output
+    assert (out / "samples.jsonl").read_bytes() == before and not (out / "manifest.json").exists()
+
+
+def _manifest(**changes):
+    sampling = {"max_new_tokens": 48, "temperature": 0.0, "top_p": 1.0, "seed": 0}
+    sampling["enable_thinking"] = False
+    settings = {"limit": None, "batch_size": 16, "mode": "json", "sampling": sampling}
+    for key, value in changes.items():
+        if key in settings:
+            settings[key] = value
+        else:
+            sampling[key] = value
+    return new_manifest(
+        model="hf:some/model",
+        suite="fc:dev",
+        suite_version="fc-dev@1",
+        suite_hash="abc",
+        format="json",
+        samples=240,
+        selection={},
+        sample_ids=None,
+        samples_hash="abc",
+        settings=settings,
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"max_new_tokens": 16}, "max_new_tokens: 48 there, 16 now"),
+        ({"temperature": 0.7}, "temperature: 0.0 there, 0.7 now"),
+        ({"top_p": 0.9}, "top_p: 1.0 there, 0.9 now"),
+        ({"seed": 3}, "seed: 0 there, 3 now"),
+        ({"enable_thinking": True}, "thinking: False there, True now"),
+        ({"mode": "python"}, "mode: 'json' there, 'python' now"),
+    ],
+)
+def test_resuming_with_other_sampling_settings_is_refused(tmp_path, change, named):
+    RunFolder(tmp_path, _manifest())
+    written = (tmp_path / "manifest.json").read_text()
+    with pytest.raises(RunError, match="belongs to another run") as caught:
+        RunFolder(tmp_path, _manifest(**change))
+    assert named in str(caught.value)
+    assert (tmp_path / "manifest.json").read_text() == written
+    # What may change between invocations does not stop a resume.
+    resumed = RunFolder(tmp_path, _manifest(batch_size=4))
+    assert resumed.manifest["settings"]["batch_size"] == 4 and resumed.manifest["resumed"]
+
+
+def test_raising_the_limit_resumes_and_lowering_it_is_refused(tmp_path):
+    out = tmp_path / "run"
+    assert eval_run(out, "--suite", "regression", "--limit", "10").exit_code == 0
+    first_ids = json.loads((out / "manifest.json").read_text())["sample_ids"]
+    result = eval_run(out, "--suite", "regression", "--limit", "25")
+    assert result.exit_code == 0, result.output
+    assert "15 samples scored now, 10 resumed" in result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["selection"]["limit"] == 25 and manifest["samples"] == 25
+    assert manifest["settings"]["limit"] == 25 and manifest["resumed"]
+    assert set(first_ids) < set(manifest["sample_ids"])
+    ids = [json.loads(line)["sample"]["id"] for line in lines(out / "samples.jsonl")]
+    assert sorted(ids) == sorted(manifest["sample_ids"])
+    # Lowering it would make a smaller run of this folder's records: refused, nothing lost.
+    for smaller in (["--limit", "5"], ["--first", "5"]):
+        result = eval_run(out, "--suite", "regression", *smaller)
+        assert result.exit_code == 2, result.output
+        assert "holds a run of 25 samples (--limit 25)" in result.output
+        assert "Resume it with --limit 25 or more, or choose another --out" in result.output
+    # Another draw takes other samples: refused, naming one of them.
+    result = eval_run(out, "--suite", "regression", "--limit", "25", "--draw-seed", "1")
+    assert result.exit_code == 2 and "are not among the samples of --limit 25 --draw-seed 1" in (
+        result.output
+    )
+    assert len(lines(out / "samples.jsonl")) == 25
+    result = eval_run(out, "--suite", "regression")
+    assert result.exit_code == 0 and "295 samples scored now, 25 resumed" in result.output
+    assert json.loads((out / "manifest.json").read_text())["sample_ids"] is None
+
+
+def test_a_malformed_line_in_the_middle_stops_a_resume_by_file_and_line(tmp_path):
+    out = tmp_path / "run"
+    assert eval_run(out, "--suite", "fc:dev", "--limit", "8").exit_code == 0
+    kept = lines(out / "samples.jsonl")
+    # Line 3 damaged, and a cut last line as a killed run leaves it.
+    damaged = [*kept[:2], '{"sample": {"id": "dev_x"', *kept[3:7], kept[7][:40]]
+    (out / "samples.jsonl").write_text("\n".join(damaged))
+    before = (out / "samples.jsonl").read_bytes()
+    result = eval_run(out, "--suite", "fc:dev", "--limit", "8")
+    assert result.exit_code == 2, result.output
+    assert f"{out / 'samples.jsonl'}:3: not a sample record" in result.output
+    assert "samples.jsonl:8" not in result.output  # the cut last line is not the problem
+    assert (out / "samples.jsonl").read_bytes() == before, "nothing changed"
+    # Mended, the run resumes; the cut last line is dropped and its sample runs again.
+    (out / "samples.jsonl").write_text("\n".join([*kept[:2], *kept[3:7], kept[7][:40]]))
+    result = eval_run(out, "--suite", "fc:dev", "--limit", "8")
+    assert result.exit_code == 0, result.output
+    assert "2 samples scored now, 6 resumed" in result.output
+
+
+def test_a_run_from_before_the_draw_resumes_with_first(tmp_path):
+    # Manifests written before --limit drew by category hashed the samples they ran.
+    out = tmp_path / "run"
+    assert eval_run(out, "--suite", "fc:dev", "--first", "6").exit_code == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    old = {k: v for k, v in manifest.items() if k not in ("selection", "sample_ids")}
+    old["suite_hash"] = old.pop("samples_hash")
+    (out / "manifest.json").write_text(json.dumps(old))
+    result = eval_run(out, "--suite", "fc:dev", "--limit", "6")
+    assert result.exit_code == 2 and "resume it with --first N" in result.output
+    result = eval_run(out, "--suite", "fc:dev", "--first", "6")
+    assert result.exit_code == 0 and "0 samples scored now, 6 resumed" in result.output
+    assert json.loads((out / "manifest.json").read_text())["suite_hash"] == manifest["suite_hash"]

@@ -542,7 +542,22 @@ def eval_cmd(
         Path | None,
         typer.Option(help="Run folder (default runs/SUITE-MODEL); an existing one resumes."),
     ] = None,
-    limit: Annotated[int | None, typer.Option(help="Run only the first N samples.", min=1)] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            help="Run N samples drawn by category, in proportion to the categories' sizes (every "
+            "category once first). The same N and --draw-seed draw the same samples, and a larger "
+            "N keeps a smaller one's, so raising it resumes a run.",
+            min=1,
+        ),
+    ] = None,
+    first: Annotated[
+        int | None,
+        typer.Option(
+            help="Run the suite's first N samples, in its order (instead of --limit).", min=1
+        ),
+    ] = None,
+    draw_seed: Annotated[int, typer.Option(help="Seed of the --limit draw.")] = 0,
     mode: Annotated[
         str,
         typer.Option(help="Prompt mode: json (the seed's prompt), python (BFCL's) or native."),
@@ -577,6 +592,11 @@ def eval_cmd(
 
     if mode not in MODES:
         raise typer.BadParameter(f"unknown prompt mode {mode!r}", param_hint="--mode")
+    if limit is not None and first is not None:
+        raise typer.BadParameter(
+            "give --limit (a draw by category) or --first (the first N), not both",
+            param_hint="--first",
+        )
     if fmt is not None and fmt != "auto" and fmt not in PARSERS:
         raise typer.BadParameter(f"unknown format {fmt!r}", param_hint="--format")
     offline = model == "truth" or model.startswith("replay:")
@@ -585,7 +605,9 @@ def eval_cmd(
         max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, enable_thinking=thinking
     )
     try:
-        loaded = load_suite(suite, limit=limit, bfcl_data=bfcl_data)
+        loaded = load_suite(
+            suite, limit=limit, bfcl_data=bfcl_data, first=first, draw_seed=draw_seed
+        )
         backend = make_backend(model, mode=mode, sampling=sampling)
         slug = f"{suite}-{model}".replace(":", "_").replace("/", "_")
         result = run_eval(
@@ -635,7 +657,12 @@ def bfcl_cmd(
         typer.Option(help="Folder for the leaderboard run (default runs/bfcl-MODEL)."),
     ] = None,
     limit: Annotated[
-        int | None, typer.Option(help="Run only the first N samples of each category.", min=1)
+        int | None,
+        typer.Option(
+            help="Run N samples of each category, a seeded draw (the same N draws the same "
+            "samples, and a larger N keeps a smaller one's, so raising it resumes).",
+            min=1,
+        ),
     ] = None,
     mode: Annotated[
         str, typer.Option(help="Prompt mode: python (BFCL's), json or native.")
@@ -672,7 +699,8 @@ def bfcl_cmd(
     verdict["live_relevance"] = "relevance"
     scores: dict[str, tuple[float, int]] = {}
     try:
-        backend = make_backend(model, mode=mode, sampling=Sampling(max_new_tokens=max_new_tokens))
+        sampling = Sampling(max_new_tokens=max_new_tokens)
+        backend = make_backend(model, mode=mode, sampling=sampling)
         sizes = {c: len(bd.load_entries(c, bfcl_data)) for c in bd.SINGLE_TURN_CATEGORIES}
         for category in chosen:
             suite = load_suite(f"bfcl:{category}", limit=limit, bfcl_data=bfcl_data)
@@ -683,7 +711,11 @@ def bfcl_cmd(
                 fmt="auto" if offline else MODES[mode].parser,
                 batch_size=batch_size,
                 progress=sys.stderr.isatty(),
-                settings={"limit": limit, "mode": None if offline else mode},
+                settings={
+                    "limit": limit,
+                    "mode": None if offline else mode,
+                    "sampling": None if offline else sampling.__dict__,
+                },
             )
             metric = result.metrics["overall"]["metrics"].get(verdict.get(category, "ast_accuracy"))
             if metric and metric["value"] is not None:
@@ -713,7 +745,7 @@ def bfcl_cmd(
         writer.writerow([name for name, _ in OVERALL_COLUMNS])
         writer.writerow(overall_row(model, board))
     table = Table(
-        title=f"BFCL v4 with {model}" + (f" (first {limit} per category)" if limit else "")
+        title=f"BFCL v4 with {model}" + (f" ({limit} drawn per category)" if limit else "")
     )
     for col in ("score", "accuracy", "samples"):
         table.add_column(col, justify="left" if col == "score" else "right")
