@@ -94,6 +94,24 @@ def test_eval_with_a_local_model(tiny, tmp_path):
     assert json.loads((out / "manifest.json").read_text()) == manifest
 
 
+def test_bfcl_records_its_sampling_and_refuses_another(tiny, tmp_path):
+    out = tmp_path / "lb"
+
+    def run(max_new_tokens: str):
+        return CliRunner().invoke(
+            app,
+            ["bfcl", "--model", f"hf:{tiny}", "-c", "simple_python", "--limit", "2"]
+            + ["--max-new-tokens", max_new_tokens, "--out", str(out)],
+        )
+
+    assert run("4").exit_code == 0
+    manifest = json.loads((out / "simple_python" / "manifest.json").read_text())
+    assert manifest["settings"]["sampling"]["max_new_tokens"] == 4
+    result = run("8")
+    assert result.exit_code == 2
+    assert "max_new_tokens: 4 there, 8 now" in result.output
+
+
 def test_a_missing_model_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(
         app, ["eval", "--model", f"hf:{tmp_path / 'nothing'}", "--suite", "bfcl:multiple"]

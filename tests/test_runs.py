@@ -352,6 +352,11 @@ def test_a_malformed_line_in_the_middle_stops_a_resume_by_file_and_line(tmp_path
     result = eval_run(out, "--suite", "fc:dev", "--limit", "8")
     assert result.exit_code == 0, result.output
     assert "2 samples scored now, 6 resumed" in result.output
+    # A whole last record without its newline is kept, not cut and never run again.
+    (out / "samples.jsonl").write_text("\n".join(kept[:5]))
+    result = eval_run(out, "--suite", "fc:dev", "--limit", "8")
+    assert result.exit_code == 0 and "3 samples scored now, 5 resumed" in result.output
+    assert sorted(lines(out / "samples.jsonl")) == sorted(kept)
 
 
 def test_a_run_from_before_the_draw_resumes_with_first(tmp_path):

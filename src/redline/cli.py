@@ -664,6 +664,10 @@ def bfcl_cmd(
             min=1,
         ),
     ] = None,
+    first: Annotated[
+        int | None,
+        typer.Option(help="Run the first N samples of each category (instead of --limit).", min=1),
+    ] = None,
     mode: Annotated[
         str, typer.Option(help="Prompt mode: python (BFCL's), json or native.")
     ] = "python",
@@ -689,6 +693,10 @@ def bfcl_cmd(
 
     if mode not in MODES:
         raise typer.BadParameter(f"unknown prompt mode {mode!r}", param_hint="--mode")
+    if limit is not None and first is not None:
+        raise typer.BadParameter(
+            "give --limit (a draw) or --first (the first N), not both", param_hint="--first"
+        )
     chosen = categories or list(bd.SINGLE_TURN_CATEGORIES)
     unknown = [c for c in chosen if c not in bd.SINGLE_TURN_CATEGORIES]
     if unknown:
@@ -703,7 +711,7 @@ def bfcl_cmd(
         backend = make_backend(model, mode=mode, sampling=sampling)
         sizes = {c: len(bd.load_entries(c, bfcl_data)) for c in bd.SINGLE_TURN_CATEGORIES}
         for category in chosen:
-            suite = load_suite(f"bfcl:{category}", limit=limit, bfcl_data=bfcl_data)
+            suite = load_suite(f"bfcl:{category}", limit=limit, bfcl_data=bfcl_data, first=first)
             result = run_eval(
                 suite,
                 backend,
@@ -738,6 +746,7 @@ def bfcl_cmd(
         },
         "overall_partial": not board["overall"].complete,
         "limit": limit,
+        "first": first,
     }
     (folder / "metrics.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     with (folder / "bfcl_scores.csv").open("w", newline="", encoding="utf-8") as fh:
@@ -745,7 +754,9 @@ def bfcl_cmd(
         writer.writerow([name for name, _ in OVERALL_COLUMNS])
         writer.writerow(overall_row(model, board))
     table = Table(
-        title=f"BFCL v4 with {model}" + (f" ({limit} drawn per category)" if limit else "")
+        title=f"BFCL v4 with {model}"
+        + (f" ({limit} drawn per category)" if limit else "")
+        + (f" (first {first} per category)" if first else "")
     )
     for col in ("score", "accuracy", "samples"):
         table.add_column(col, justify="left" if col == "score" else "right")

@@ -250,6 +250,14 @@ class RunFolder:
         data = self.samples_path.read_bytes()
         if data and not data.endswith(b"\n"):
             keep = data.rfind(b"\n") + 1
+            try:
+                SampleRecord.model_validate_json(data[keep:])
+            except ValidationError:
+                pass
+            else:  # a whole record that lacks only its newline (written by hand?): keep it
+                with self.samples_path.open("ab") as fh:
+                    fh.write(b"\n")
+                return
             with self.samples_path.open("r+b") as fh:
                 fh.truncate(keep)
             print(
