@@ -332,6 +332,8 @@ def test_raising_the_limit_resumes_and_lowering_it_is_refused(tmp_path):
     result = eval_run(out, "--suite", "regression")
     assert result.exit_code == 0 and "295 samples scored now, 25 resumed" in result.output
     assert json.loads((out / "manifest.json").read_text())["sample_ids"] is None
+    result = eval_run(out, "--suite", "regression", "--limit", "25")
+    assert result.exit_code == 2 and "Resume it with no limit, or choose another" in result.output
 
 
 def test_a_malformed_line_in_the_middle_stops_a_resume_by_file_and_line(tmp_path):

@@ -580,7 +580,8 @@ def eval_cmd(
 ) -> None:
     """Run a model on a suite: one record per sample in OUT/samples.jsonl (appended as each
     finishes), metrics in OUT/metrics.json, how it was made in OUT/manifest.json. Run it again
-    with the same --out to resume a stopped run."""
+    with the same --out to resume a stopped run, or with a larger --limit to extend it; a folder
+    of another run (model, suite, sampling settings, a smaller or other draw) is refused."""
     from redline.harness.backends import BackendError, make_backend
     from redline.harness.models import Sampling
     from redline.harness.openai_backend import ServerError

@@ -161,7 +161,7 @@ def _check_samples(manifest_path: Path, old: dict[str, Any], new: dict[str, Any]
     if had is not None and set(had) <= set(wants):
         return
     there = f"{manifest_path} holds a run of {old.get('samples')} samples ({_describe(old)})"
-    again = "Resume it with no limit" if had is None else f"Resume it with {_describe(old)} or more"
+    again = f"Resume it with {_describe(old)}" + ("" if had is None else " or more")
     if had is None or set(wants) < set(had):
         raise RunError(
             f"{there}; {_describe(new)} would take only {len(wants)} of them, and a run folder "
