@@ -30,7 +30,7 @@ THINK = "<think>The user wants this done; pick the matching tool.</think>"
 def _eval(suite: str, limit: int, model: str, out: Path) -> Path:
     settings = {"limit": limit, "mode": "json", "sampling": SAMPLING}
     run_eval(
-        load_suite(suite, limit=limit),
+        load_suite(suite, first=limit),
         make_backend(model),
         out,
         progress=False,

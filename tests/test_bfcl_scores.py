@@ -115,6 +115,15 @@ def test_bfcl_command_writes_leaderboard_files(tmp_path):
         app, ["bfcl", "--model", "truth", "--out", str(out), "--limit", "10", "-c", "multiple"]
     )
     assert again.exit_code == 0 and "multiple" in again.output
+    # A raised limit resumes each category's run with the samples it already has.
+    before = json.loads((out / "multiple" / "manifest.json").read_text())["sample_ids"]
+    more = CliRunner().invoke(
+        app, ["bfcl", "--model", "truth", "--out", str(out), "--limit", "15", "-c", "multiple"]
+    )
+    assert more.exit_code == 0, more.output
+    after = json.loads((out / "multiple" / "manifest.json").read_text())["sample_ids"]
+    assert set(before) < set(after) and len(after) == 15
+    assert len((out / "multiple" / "samples.jsonl").read_text().splitlines()) == 15
 
 
 def test_a_category_that_ran_unscored_is_not_shown_as_not_run():

@@ -265,7 +265,7 @@ def test_default_run_folders_have_readable_names(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     replay = tmp_path / "sub_good.json"
     replay.write_text('{"id": "simple_python_0", "result": "[f(a=1)]"}\n')
-    args = ["--model", f"replay:{replay}", "--limit", "1"]
+    args = ["--model", f"replay:{replay}", "--first", "1"]
     result = runner.invoke(app, ["eval", *args, "--suite", "bfcl:simple_python"])
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["bfcl", *args, "-c", "simple_python"])

@@ -5,6 +5,7 @@ and gate decisions, links between pages, and broken folders shown while the rest
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -99,6 +100,23 @@ def test_broken_folders_are_shown_and_the_rest_loads(app):
     at = app(page="Sample", checkpoint="broken/no-manifest")
     assert at.selectbox(key="suite").value == "unknown suite"
     assert len(at.selectbox(key="sample").options) == 12
+
+
+def test_runs_page_names_a_malformed_line_in_the_middle(explore_runs, tmp_path, monkeypatch):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(explore_runs / BASELINE / "fc-dev", damaged)
+    lines = (damaged / "samples.jsonl").read_text().splitlines(keepends=True)
+    lines[4] = "{not json\n"
+    (damaged / "samples.jsonl").write_text("".join(lines))
+    monkeypatch.setenv("REDLINE_RUNS_DIR", str(tmp_path))
+    warnings = texts(run_app().warning)
+    assert any(f"{damaged / 'samples.jsonl'}:5: not a sample record" in w for w in warnings)
+
+
+def run_app(**query: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params.update(query)
+    return run(at)
 
 
 def test_errors_page_breaks_down_a_checkpoint(app, explore_runs):

@@ -83,6 +83,18 @@ def test_a_bad_line_in_the_middle_is_skipped_and_named(explore_runs, tmp_path):
     assert len(loaded.frame) == FC_LIMIT - 2
     assert "line 4 is not JSON" in loaded.problems[0]
     assert "line 6 is not a sample record" in loaded.problems[1]
+    # Discovery names them too (FILE:LINE, as `redline score` and the gate do), so the Runs
+    # page and `redline report` do not pass over a damaged run.
+    (found,) = loading.discover(run).evals
+    assert [p.split(": not a sample record")[0] for p in found.problems] == [
+        f"run: {run / 'samples.jsonl'}:4",
+        f"run: {run / 'samples.jsonl'}:6",
+    ]
+
+
+def test_a_cut_last_line_is_named_once(explore_runs):
+    (problem,) = loading.discover(explore_runs).run("broken/truncated").problems
+    assert "the last line of samples.jsonl is cut short" in problem
 
 
 def test_records_become_columns_read_not_recomputed(explore_runs):

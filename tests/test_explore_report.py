@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shutil
 from html.parser import HTMLParser
 
 import pytest
@@ -262,3 +263,14 @@ def test_explore_refuses_what_it_cannot_open(tmp_path):
     assert result.exit_code == 2 and "is not a folder" in result.stderr
     result = runner.invoke(app, ["explore", str(tmp_path), "--redlines", str(tmp_path / "x.yaml")])
     assert result.exit_code == 2 and "is not a file" in result.stderr
+
+
+def test_a_malformed_line_in_the_middle_is_named(explore_runs, tmp_path):
+    run = tmp_path / "runs" / "damaged"
+    shutil.copytree(explore_runs / BASELINE / "fc-dev", run)
+    lines = (run / "samples.jsonl").read_text().splitlines(keepends=True)
+    lines[6] = '{"sample": {"id": "dev_0006"}}\n'
+    (run / "samples.jsonl").write_text("".join(lines))
+    written = write_report([run], tmp_path / "report.md")
+    assert any(f"{run / 'samples.jsonl'}:7: not a sample record" in p for p in written.problems)
+    assert f"{run / 'samples.jsonl'}:7: not a sample record" in (tmp_path / "report.md").read_text()

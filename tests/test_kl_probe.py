@@ -11,7 +11,11 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from redline.harness.truth import truth_records
+from redline.records import Completion
+from redline.suites.registry import REGRESSION_PARTS, load_suite
 from redline.suites.regression import kl_probe
+from redline.training.gate_callback import kl_records
 from tests.tiny_models import tiny_model
 
 PAIRS = [
@@ -78,3 +82,13 @@ def test_a_fresh_lora_adapter_has_zero_kl(setup):
     )
     assert kl_probe(policy, model, PAIRS, tokenizer) == pytest.approx(0.0, abs=1e-6)
     assert math.isnan(kl_probe(policy, model, [], tokenizer)), "no tokens: NaN, not 0"
+
+
+def test_the_gate_probes_kl_on_prompts_from_every_category():
+    # The baseline's records come in suite order; regression's first 8 are all instructions.
+    records = list(truth_records(load_suite("regression", limit=48).samples))
+    records[1] = records[1].model_copy(update={"completion": Completion(raw="")})
+    chosen = kl_records(records, 8)
+    assert len(chosen) == 8 and all(r.completion.raw for r in chosen)
+    assert {r.sample.category for r in chosen} == set(REGRESSION_PARTS)
+    assert kl_records(records, 8) == chosen  # the same prompts at every check

@@ -139,30 +139,44 @@ def test_adapter_specs_are_checked(tiny_as_smollm2, tmp_path, monkeypatch):
 
 def test_eval_with_a_local_model(tiny, tmp_path):
     out = tmp_path / "run"
-    result = CliRunner().invoke(
-        app,
-        [
-            "eval",
-            "--model",
-            f"hf:{tiny}",
-            "--suite",
-            "bfcl:simple_python",
-            "--limit",
-            "4",
-            "--max-new-tokens",
-            "6",
-            "--batch-size",
-            "2",
-            "--out",
-            str(out),
-        ],
-    )
+
+    def run(max_new_tokens: str):
+        return CliRunner().invoke(
+            app,
+            ["eval", "--model", f"hf:{tiny}", "--suite", "bfcl:simple_python", "--limit", "4"]
+            + ["--max-new-tokens", max_new_tokens, "--batch-size", "2", "--out", str(out)],
+        )
+
+    result = run("6")
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["model"] == f"hf:{tiny}"
     assert manifest["settings"]["mode"] == "json"
     assert manifest["settings"]["sampling"]["max_new_tokens"] == 6
     assert len((out / "samples.jsonl").read_text().splitlines()) == 4
+    # Resuming with another generation length would mix two runs: refused, naming the field.
+    result = run("16")
+    assert result.exit_code == 2
+    assert "belongs to another run (max_new_tokens: 6 there, 16 now)" in result.output
+    assert json.loads((out / "manifest.json").read_text()) == manifest
+
+
+def test_bfcl_records_its_sampling_and_refuses_another(tiny, tmp_path):
+    out = tmp_path / "lb"
+
+    def run(max_new_tokens: str):
+        return CliRunner().invoke(
+            app,
+            ["bfcl", "--model", f"hf:{tiny}", "-c", "simple_python", "--limit", "2"]
+            + ["--max-new-tokens", max_new_tokens, "--out", str(out)],
+        )
+
+    assert run("4").exit_code == 0
+    manifest = json.loads((out / "simple_python" / "manifest.json").read_text())
+    assert manifest["settings"]["sampling"]["max_new_tokens"] == 4
+    result = run("8")
+    assert result.exit_code == 2
+    assert "max_new_tokens: 4 there, 8 now" in result.output
 
 
 def test_a_missing_model_is_a_clear_error(tmp_path):

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from redline.cli import app
-from redline.harness.runs import read_records
+from redline.harness.runs import RunError, RunFolder, new_manifest, read_records
 from redline.suites import bfcl_data
 from redline.suites.bfcl_cases import mutations, truth
 
@@ -151,7 +152,7 @@ def test_replay_rescores_a_bfcl_result_file(tmp_path, official_checker, python_l
             f"replay:{path}",
             "--suite",
             "bfcl:multiple",
-            "--limit",
+            "--first",
             "40",
             "--out",
             str(tmp_path / "run"),
@@ -241,6 +242,140 @@ def test_truth_replay_of_ground_truth_helper_is_consistent():
     ]
 
 
+# --- a run folder holds one run ---
+
+
+def test_records_without_a_manifest_are_refused(tmp_path):
+    # Today's mix: fc:dev records whose manifest is gone, then a bfcl run into the same folder.
+    out = tmp_path / "run"
+    assert eval_run(out, "--suite", "fc:dev", "--limit", "6").exit_code == 0
+    (out / "manifest.json").unlink()
+    before = (out / "samples.jsonl").read_bytes()
+    result = eval_run(out, "--suite", "bfcl:simple_python", "--limit", "6")
+    assert result.exit_code == 2, result.output
+    assert f"{out} holds samples.jsonl but no manifest.json" in result.output
+    assert "choose another --out" in result.output
+    assert (out / "samples.jsonl").read_bytes() == before and not (out / "manifest.json").exists()
+
+
+def _manifest(**changes):
+    sampling = {"max_new_tokens": 48, "temperature": 0.0, "top_p": 1.0, "seed": 0}
+    sampling["enable_thinking"] = False
+    settings = {"limit": None, "batch_size": 16, "mode": "json", "sampling": sampling}
+    for key, value in changes.items():
+        if key in settings:
+            settings[key] = value
+        else:
+            sampling[key] = value
+    return new_manifest(
+        model="hf:some/model",
+        suite="fc:dev",
+        suite_version="fc-dev@1",
+        suite_hash="abc",
+        format="json",
+        samples=240,
+        selection={},
+        sample_ids=None,
+        samples_hash="abc",
+        settings=settings,
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"max_new_tokens": 16}, "max_new_tokens: 48 there, 16 now"),
+        ({"temperature": 0.7}, "temperature: 0.0 there, 0.7 now"),
+        ({"top_p": 0.9}, "top_p: 1.0 there, 0.9 now"),
+        ({"seed": 3}, "seed: 0 there, 3 now"),
+        ({"enable_thinking": True}, "thinking: False there, True now"),
+        ({"mode": "python"}, "mode: 'json' there, 'python' now"),
+    ],
+)
+def test_resuming_with_other_sampling_settings_is_refused(tmp_path, change, named):
+    RunFolder(tmp_path, _manifest())
+    written = (tmp_path / "manifest.json").read_text()
+    with pytest.raises(RunError, match="belongs to another run") as caught:
+        RunFolder(tmp_path, _manifest(**change))
+    assert named in str(caught.value)
+    assert (tmp_path / "manifest.json").read_text() == written
+    # What may change between invocations does not stop a resume.
+    resumed = RunFolder(tmp_path, _manifest(batch_size=4))
+    assert resumed.manifest["settings"]["batch_size"] == 4 and resumed.manifest["resumed"]
+
+
+def test_raising_the_limit_resumes_and_lowering_it_is_refused(tmp_path):
+    out = tmp_path / "run"
+    assert eval_run(out, "--suite", "regression", "--limit", "10").exit_code == 0
+    first_ids = json.loads((out / "manifest.json").read_text())["sample_ids"]
+    result = eval_run(out, "--suite", "regression", "--limit", "25")
+    assert result.exit_code == 0, result.output
+    assert "15 samples scored now, 10 resumed" in result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["selection"]["limit"] == 25 and manifest["samples"] == 25
+    assert manifest["settings"]["limit"] == 25 and manifest["resumed"]
+    assert set(first_ids) < set(manifest["sample_ids"])
+    ids = [json.loads(line)["sample"]["id"] for line in lines(out / "samples.jsonl")]
+    assert sorted(ids) == sorted(manifest["sample_ids"])
+    # Lowering it would make a smaller run of this folder's records: refused, nothing lost.
+    for smaller in (["--limit", "5"], ["--first", "5"]):
+        result = eval_run(out, "--suite", "regression", *smaller)
+        assert result.exit_code == 2, result.output
+        assert "holds a run of 25 samples (--limit 25)" in result.output
+        assert "Resume it with --limit 25 or more, or choose another --out" in result.output
+    # Another draw takes other samples: refused, naming one of them.
+    result = eval_run(out, "--suite", "regression", "--limit", "25", "--draw-seed", "1")
+    assert result.exit_code == 2 and "are not among the samples of --limit 25 --draw-seed 1" in (
+        result.output
+    )
+    assert len(lines(out / "samples.jsonl")) == 25
+    result = eval_run(out, "--suite", "regression")
+    assert result.exit_code == 0 and "295 samples scored now, 25 resumed" in result.output
+    assert json.loads((out / "manifest.json").read_text())["sample_ids"] is None
+    result = eval_run(out, "--suite", "regression", "--limit", "25")
+    assert result.exit_code == 2 and "Resume it with no limit, or choose another" in result.output
+
+
+def test_a_malformed_line_in_the_middle_stops_a_resume_by_file_and_line(tmp_path):
+    out = tmp_path / "run"
+    assert eval_run(out, "--suite", "fc:dev", "--limit", "8").exit_code == 0
+    kept = lines(out / "samples.jsonl")
+    # Line 3 damaged, and a cut last line as a killed run leaves it.
+    damaged = [*kept[:2], '{"sample": {"id": "dev_x"', *kept[3:7], kept[7][:40]]
+    (out / "samples.jsonl").write_text("\n".join(damaged))
+    before = (out / "samples.jsonl").read_bytes()
+    result = eval_run(out, "--suite", "fc:dev", "--limit", "8")
+    assert result.exit_code == 2, result.output
+    assert f"{out / 'samples.jsonl'}:3: not a sample record" in result.output
+    assert "samples.jsonl:8" not in result.output  # the cut last line is not the problem
+    assert (out / "samples.jsonl").read_bytes() == before, "nothing changed"
+    # Mended, the run resumes; the cut last line is dropped and its sample runs again.
+    (out / "samples.jsonl").write_text("\n".join([*kept[:2], *kept[3:7], kept[7][:40]]))
+    result = eval_run(out, "--suite", "fc:dev", "--limit", "8")
+    assert result.exit_code == 0, result.output
+    assert "2 samples scored now, 6 resumed" in result.output
+    # A whole last record without its newline is kept, not cut and never run again.
+    (out / "samples.jsonl").write_text("\n".join(kept[:5]))
+    result = eval_run(out, "--suite", "fc:dev", "--limit", "8")
+    assert result.exit_code == 0 and "3 samples scored now, 5 resumed" in result.output
+    assert sorted(lines(out / "samples.jsonl")) == sorted(kept)
+
+
+def test_a_run_from_before_the_draw_resumes_with_first(tmp_path):
+    # Manifests written before --limit drew by category hashed the samples they ran.
+    out = tmp_path / "run"
+    assert eval_run(out, "--suite", "fc:dev", "--first", "6").exit_code == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    old = {k: v for k, v in manifest.items() if k not in ("selection", "sample_ids")}
+    old["suite_hash"] = old.pop("samples_hash")
+    (out / "manifest.json").write_text(json.dumps(old))
+    result = eval_run(out, "--suite", "fc:dev", "--limit", "6")
+    assert result.exit_code == 2 and "resume it with --first N" in result.output
+    result = eval_run(out, "--suite", "fc:dev", "--first", "6")
+    assert result.exit_code == 0 and "0 samples scored now, 6 resumed" in result.output
+    assert json.loads((out / "manifest.json").read_text())["suite_hash"] == manifest["suite_hash"]
+
+
 def test_replay_reads_bfcl_function_calling_results(tmp_path, official_checker, python_language):
     # BFCL's function-calling handlers write each call's arguments as JSON text:
     # {"id": ..., "result": [{"func_name": "{\"arg\": 1}"}]}.
@@ -258,7 +393,7 @@ def test_replay_reads_bfcl_function_calling_results(tmp_path, official_checker, 
     path = tmp_path / "BFCL_v4_parallel_result.json"
     path.write_text("".join(json.dumps(r) + "\n" for r in results))
     out = tmp_path / "run"
-    args = ["eval", "--model", f"replay:{path}", "--suite", "bfcl:parallel", "--limit", "20"]
+    args = ["eval", "--model", f"replay:{path}", "--suite", "bfcl:parallel", "--first", "20"]
     result = runner.invoke(app, [*args, "--out", str(out)])
     assert result.exit_code == 0, result.output
     records = read_records(out / "samples.jsonl").records
@@ -270,7 +405,7 @@ def test_replay_reads_bfcl_function_calling_results(tmp_path, official_checker, 
     path.write_text(json.dumps({"id": entries[0]["id"], "result": [{"f": "{oops"}]}) + "\n")
     again = runner.invoke(
         app,
-        ["eval", "--model", f"replay:{path}", "--suite", "bfcl:parallel", "--limit", "1"]
+        ["eval", "--model", f"replay:{path}", "--suite", "bfcl:parallel", "--first", "1"]
         + ["--out", str(tmp_path / "bad")],
     )
     assert again.exit_code == 0, again.output
@@ -297,7 +432,7 @@ def test_a_replay_missing_ids_is_refused_with_the_counts(tmp_path):
     lines_ = _bfcl_lines("irrelevance", 10)
     path.write_text("".join(lines_[:3] + lines_[6:]))  # irrelevance_3..5 missing
     out = tmp_path / "run"
-    result = replay_eval(path, out, "--suite", "bfcl:irrelevance", "--limit", "10")
+    result = replay_eval(path, out, "--suite", "bfcl:irrelevance", "--first", "10")
     assert result.exit_code == 2, result.output
     said = " ".join(result.output.split())
     assert f"{path} has outputs for 7 of the 10 samples of bfcl:irrelevance" in said
@@ -305,7 +440,7 @@ def test_a_replay_missing_ids_is_refused_with_the_counts(tmp_path):
     assert "--allow-missing" in said and not out.exists(), "refused before anything ran"
     # Allowed: the missing samples are no_output failures (never a pass of irrelevance).
     result = replay_eval(
-        path, out, "--suite", "bfcl:irrelevance", "--limit", "10", "--allow-missing"
+        path, out, "--suite", "bfcl:irrelevance", "--first", "10", "--allow-missing"
     )
     assert result.exit_code == 0, result.output
     assert "recorded as no_output" in " ".join(result.output.split())
@@ -323,14 +458,14 @@ def test_a_replay_missing_ids_is_refused_with_the_counts(tmp_path):
 def test_an_empty_or_misspelled_replay_is_refused(tmp_path):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n")
-    result = replay_eval(empty, tmp_path / "a", "--suite", "bfcl:multiple", "--limit", "5")
+    result = replay_eval(empty, tmp_path / "a", "--suite", "bfcl:multiple", "--first", "5")
     assert result.exit_code == 2
     assert f"{empty} is empty: no output for any of the 5 samples" in " ".join(
         result.output.split()
     )
     wrong = tmp_path / "wrong.jsonl"
     wrong.write_text("".join(_bfcl_lines("multiple", 5)).replace('"multiple_', '"multi_'))
-    result = replay_eval(wrong, tmp_path / "b", "--suite", "bfcl:multiple", "--limit", "5")
+    result = replay_eval(wrong, tmp_path / "b", "--suite", "bfcl:multiple", "--first", "5")
     said = " ".join(result.output.split())
     assert result.exit_code == 2, said
     assert "outputs for 0 of the 5 samples" in said
@@ -343,7 +478,7 @@ def test_a_repeated_id_is_always_refused_naming_both_lines(tmp_path):
     path.write_text("".join([*lines_, lines_[1]]))
     for extra in ([], ["--allow-missing"]):
         result = replay_eval(
-            path, tmp_path / "run", "--suite", "bfcl:multiple", "--limit", "4", *extra
+            path, tmp_path / "run", "--suite", "bfcl:multiple", "--first", "4", *extra
         )
         said = " ".join(result.output.split())
         assert result.exit_code == 2, said
@@ -354,7 +489,7 @@ def test_bfcl_checks_a_replay_against_every_category_first(tmp_path):
     path = tmp_path / "BFCL_v4_multiple_result.json"
     path.write_text("".join(_bfcl_lines("multiple", 5)))
     out = tmp_path / "lb"
-    args = ["bfcl", "--model", f"replay:{path}", "--out", str(out), "--limit", "5"]
+    args = ["bfcl", "--model", f"replay:{path}", "--out", str(out), "--first", "5"]
     result = runner.invoke(app, [*args, "-c", "multiple", "-c", "parallel", "-c", "irrelevance"])
     said = " ".join(result.output.split())
     assert result.exit_code == 2, said

@@ -1,18 +1,23 @@
 """Suites beyond BFCL: the seeded offline dev set and xlam-60k's format (read through HF
-datasets from a local file in that format; the hub is never reached in tests)."""
+datasets from a local file in that format; the hub is never reached in tests), and the part of
+a suite a run takes (--limit: a seeded draw stratified by category; --first)."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from redline.cli import app
 from redline.harness.truth import truth_records
+from redline.records import Sample
 from redline.suites import xlam
 from redline.suites.devset import generate_dev_set
-from redline.suites.registry import SuiteError, load_suite
+from redline.suites.registry import REGRESSION_PARTS, SuiteError, load_suite, select
 
 
 def test_dev_set_is_seeded_and_scores_perfectly_on_its_answers():
@@ -121,3 +126,89 @@ def test_suites_list_the_dev_set():
     result = CliRunner().invoke(app, ["suites"])
     assert result.exit_code == 0
     assert any("fc:dev" in line and "240" in line for line in result.output.splitlines())
+
+
+# --- the part of a suite a run takes: --limit draws by category, --first keeps the old order ---
+
+
+def _samples(sizes: list[int]) -> list[Sample]:
+    return [
+        Sample(id=f"c{c}_{i}", messages=[{"role": "user", "content": "q"}], category=f"c{c}")
+        for c, size in enumerate(sizes)
+        for i in range(size)
+    ]
+
+
+def _ids(samples, limit: int, seed: int = 0) -> list[str]:
+    part, _ = select(samples, limit=limit, seed=seed)
+    return [s.id for s in part]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 30), min_size=1, max_size=6),
+    seed=st.integers(0, 2**32),
+    data=st.data(),
+)
+def test_a_larger_limit_keeps_the_draw_of_a_smaller_one(sizes, seed, data):
+    samples = _samples(sizes)
+    total = len(samples)
+    small = data.draw(st.integers(1, total), label="small")
+    large = data.draw(st.integers(small, total + 3), label="large")
+    drawn, more = _ids(samples, small, seed), _ids(samples, large, seed)
+    assert set(drawn) <= set(more)  # raising the limit resumes: nothing drawn is dropped
+    assert len(drawn) == small and len(more) == min(large, total)
+    assert drawn == _ids(samples, small, seed)  # the same N and seed, the same ids
+    # The suite's order does not decide the draw, only the seed does.
+    shuffled = data.draw(st.permutations(samples), label="order")
+    assert set(_ids(shuffled, small, seed)) == set(drawn)
+    # Stratified: every category once before any twice, then never above its proportional
+    # count rounded up.
+    counts = {f"c{c}": sum(i.startswith(f"c{c}_") for i in drawn) for c in range(len(sizes))}
+    for c, size in enumerate(sizes):
+        if small >= len(sizes):
+            assert counts[f"c{c}"] >= 1, counts
+        assert counts[f"c{c}"] <= -(-small * size // total), (counts, sizes)
+
+
+def test_the_draw_depends_on_the_seed_and_first_keeps_the_suite_order():
+    whole = load_suite("fc:dev")
+    drawn = load_suite("fc:dev", limit=20)
+    assert [s.id for s in drawn.samples] == [s.id for s in load_suite("fc:dev", limit=20).samples]
+    other = load_suite("fc:dev", limit=20, draw_seed=1)
+    assert {s.id for s in other.samples} != {s.id for s in drawn.samples}
+    first = load_suite("fc:dev", first=20)
+    assert first.samples == whole.samples[:20]
+    assert first.selection == {"first": 20, "of": 240, "partial": True}
+    assert drawn.selection == {"limit": 20, "draw_seed": 0, "of": 240, "partial": True}
+    # The identity of a run is the whole suite's hash; the samples taken are listed apart.
+    assert drawn.suite_hash == first.suite_hash == whole.suite_hash == whole.content_hash
+    assert drawn.content_hash != whole.content_hash
+    assert drawn.sample_ids == [s.id for s in drawn.samples] and whole.sample_ids is None
+    assert load_suite("fc:dev", limit=500).samples == whole.samples
+    with pytest.raises(SuiteError, match="not both"):
+        load_suite("fc:dev", limit=5, first=5)
+
+
+def test_train_demo_regression_limit_draws_every_category(tmp_path):
+    # `make train-demo` gates "general ability" on `regression --limit 48`: the first 48 items
+    # were all instruction items; a draw takes every part of the suite, in proportion.
+    result = CliRunner().invoke(
+        app,
+        ["eval", "--model", "truth", "--suite", "regression", "--limit", "48"]
+        + ["--out", str(tmp_path / "run")],
+    )
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    sizes = Counter(s.category for s in load_suite("regression").samples)
+    counts = {c: t["samples"] for c, t in metrics["categories"].items()}
+    assert set(counts) == set(REGRESSION_PARTS) == set(sizes)
+    for part, count in counts.items():
+        assert abs(count - 48 * sizes[part] / 320) < 2, counts
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["selection"]["limit"] == 48 and len(manifest["sample_ids"]) == 48
+    assert {s.id for s in load_suite("regression", limit=48).samples} == set(manifest["sample_ids"])
+    bad = CliRunner().invoke(
+        app, ["eval", "--model", "truth", "--suite", "regression", "--limit", "4", "--first", "4"]
+    )
+    assert bad.exit_code == 2 and "not both" in bad.output

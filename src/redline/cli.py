@@ -582,7 +582,22 @@ def eval_cmd(
             "one resumes."
         ),
     ] = None,
-    limit: Annotated[int | None, typer.Option(help="Run only the first N samples.", min=1)] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            help="Run N samples drawn by category, in proportion to the categories' sizes (every "
+            "category once first). The same N and --draw-seed draw the same samples, and a larger "
+            "N keeps a smaller one's, so raising it resumes a run.",
+            min=1,
+        ),
+    ] = None,
+    first: Annotated[
+        int | None,
+        typer.Option(
+            help="Run the suite's first N samples, in its order (instead of --limit).", min=1
+        ),
+    ] = None,
+    draw_seed: Annotated[int, typer.Option(help="Seed of the --limit draw.")] = 0,
     mode: Annotated[
         str,
         typer.Option(help="Prompt mode: json (the seed's prompt), python (BFCL's) or native."),
@@ -604,7 +619,8 @@ def eval_cmd(
 ) -> None:
     """Run a model on a suite: one record per sample in OUT/samples.jsonl (appended as each
     finishes), metrics in OUT/metrics.json, how it was made in OUT/manifest.json. Run it again
-    with the same --out to resume a stopped run."""
+    with the same --out to resume a stopped run, or with a larger --limit to extend it; a folder
+    of another run (model, suite, sampling settings, a smaller or other draw) is refused."""
     from redline.harness.backends import BackendError, make_backend, model_label
     from redline.harness.models import Sampling
     from redline.harness.openai_backend import ServerError
@@ -616,6 +632,11 @@ def eval_cmd(
 
     if mode not in MODES:
         raise typer.BadParameter(f"unknown prompt mode {mode!r}", param_hint="--mode")
+    if limit is not None and first is not None:
+        raise typer.BadParameter(
+            "give --limit (a draw by category) or --first (the first N), not both",
+            param_hint="--first",
+        )
     if fmt is not None and fmt != "auto" and fmt not in PARSERS:
         raise typer.BadParameter(f"unknown format {fmt!r}", param_hint="--format")
     offline = model == "truth" or model.startswith("replay:")
@@ -624,7 +645,9 @@ def eval_cmd(
         max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, enable_thinking=thinking
     )
     try:
-        loaded = load_suite(suite, limit=limit, bfcl_data=bfcl_data)
+        loaded = load_suite(
+            suite, limit=limit, bfcl_data=bfcl_data, first=first, draw_seed=draw_seed
+        )
         backend = make_backend(model, mode=mode, sampling=sampling, allow_missing=allow_missing)
         said = _check_replay(backend, loaded.samples, suite)
         result = run_eval(
@@ -677,7 +700,9 @@ def _check_replay(backend: Any, samples: list, suite: str) -> list[str]:
 
 @app.command("bfcl")
 def bfcl_cmd(
-    model: Annotated[str, typer.Option(help=f"Model spec, as for `redline eval`: {MODEL_SPEC_HELP}.")],
+    model: Annotated[
+        str, typer.Option(help=f"Model spec, as for `redline eval`: {MODEL_SPEC_HELP}.")
+    ],
     categories: Annotated[
         list[str] | None,
         typer.Option(
@@ -692,7 +717,16 @@ def bfcl_cmd(
         ),
     ] = None,
     limit: Annotated[
-        int | None, typer.Option(help="Run only the first N samples of each category.", min=1)
+        int | None,
+        typer.Option(
+            help="Run N samples of each category, a seeded draw (the same N draws the same "
+            "samples, and a larger N keeps a smaller one's, so raising it resumes).",
+            min=1,
+        ),
+    ] = None,
+    first: Annotated[
+        int | None,
+        typer.Option(help="Run the first N samples of each category (instead of --limit).", min=1),
     ] = None,
     mode: Annotated[
         str, typer.Option(help="Prompt mode: python (BFCL's), json or native.")
@@ -734,6 +768,10 @@ def bfcl_cmd(
 
     if mode not in MODES:
         raise typer.BadParameter(f"unknown prompt mode {mode!r}", param_hint="--mode")
+    if limit is not None and first is not None:
+        raise typer.BadParameter(
+            "give --limit (a draw) or --first (the first N), not both", param_hint="--first"
+        )
     chosen = list(dict.fromkeys(categories or bd.SINGLE_TURN_CATEGORIES))
     unknown = [c for c in chosen if c not in bd.SINGLE_TURN_CATEGORIES]
     if unknown:
@@ -749,7 +787,10 @@ def bfcl_cmd(
     try:
         backend = make_backend(model, mode=mode, sampling=sampling, allow_missing=allow_missing)
         sizes = {c: len(bd.load_entries(c, bfcl_data)) for c in bd.SINGLE_TURN_CATEGORIES}
-        suites = {c: load_suite(f"bfcl:{c}", limit=limit, bfcl_data=bfcl_data) for c in chosen}
+        suites = {
+            c: load_suite(f"bfcl:{c}", limit=limit, bfcl_data=bfcl_data, first=first)
+            for c in chosen
+        }
         # Every category is checked before the first runs, so a wrong file leaves nothing half-done.
         every = [sample for suite in suites.values() for sample in suite.samples]
         named = f"bfcl:{chosen[0]}" if len(chosen) == 1 else f"the {len(chosen)} BFCL categories"
@@ -785,14 +826,16 @@ def bfcl_cmd(
         err_console.print(f"[yellow]warning:[/yellow] {problem}")
     # One computation; the console, metrics.json and the CSV are three views of it.
     board = leaderboard(runs, sizes)
-    written = {"model": model, **summary(board, chosen), "limit": limit}
+    written = {"model": model, **summary(board, chosen), "limit": limit, "first": first}
     (folder / "metrics.json").write_text(json.dumps(written, indent=2), encoding="utf-8")
     with (folder / "bfcl_scores.csv").open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow([name for name, _ in OVERALL_COLUMNS])
         writer.writerow(overall_row(model, board))
     table = Table(
-        title=f"BFCL v4 with {model}" + (f" (first {limit} per category)" if limit else "")
+        title=f"BFCL v4 with {model}"
+        + (f" ({limit} drawn per category)" if limit else "")
+        + (f" (first {first} per category)" if first else "")
     )
     for col in ("score", "accuracy", "scored", "note"):
         table.add_column(col, justify="right" if col in ("accuracy", "scored") else "left")

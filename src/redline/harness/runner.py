@@ -59,8 +59,13 @@ def run_eval(
         model=backend.spec,
         suite=suite.name,
         suite_version=suite.version,
-        suite_hash=suite.content_hash,
+        suite_hash=suite.suite_hash,
         samples=len(suite.samples),
+        # Which part of the suite this run takes (a --limit draw, --first N), so that a raised
+        # limit resumes it and a lowered or other one is refused.
+        selection=suite.selection,
+        sample_ids=suite.sample_ids,
+        samples_hash=suite.content_hash,
         format=fmt,
         scorers=sorted(SCORERS),
         settings=settings or {},

@@ -2,7 +2,9 @@
 line, appended as each sample finishes) and ``metrics.json`` (computed from the records).
 
 Writing and reading only; records are scored before they get here and metrics come from
-redline.metrics. A run started again in the same folder resumes where it stopped.
+redline.metrics. A run started again in the same folder resumes where it stopped; a folder of
+another run (other model, suite, sampling settings or samples), of records with no manifest, or
+with an unreadable record in it is refused before anything in it changes.
 """
 
 from __future__ import annotations
@@ -28,8 +30,20 @@ from redline.records import SampleRecord, error_text
 MANIFEST = "manifest.json"
 SAMPLES = "samples.jsonl"
 METRICS = "metrics.json"
-# The manifest fields that must match for a run folder to be resumed.
+# The manifest fields that must match for a run folder to be resumed ...
 IDENTITY = ("model", "suite", "suite_version", "suite_hash", "format")
+# ... and the settings that must match too, by the name a refusal gives them: a change of any
+# of them changes the outputs. (The limit may grow: see RunFolder.)
+SETTINGS_IDENTITY = {
+    "mode": ("mode",),
+    "max_new_tokens": ("sampling", "max_new_tokens"),
+    "temperature": ("sampling", "temperature"),
+    "top_p": ("sampling", "top_p"),
+    "seed": ("sampling", "seed"),
+    "thinking": ("sampling", "enable_thinking"),
+}
+# Fields a resumed run takes from the new invocation: the samples it covers and its settings.
+_RESUMED_FIELDS = ("samples", "selection", "sample_ids", "samples_hash", "settings")
 _PACKAGES = ("pydantic", "jsonschema", "torch", "transformers", "trl", "peft", "bfcl-eval")
 
 
@@ -81,10 +95,13 @@ def new_manifest(**fields: Any) -> dict[str, Any]:
 
 @dataclass
 class Loaded:
-    """What a run folder holds: its records, and the lines that could not be read."""
+    """What a run folder holds: its records, and the lines that could not be read (FILE:LINE
+    and why). ``cut_short``: the last of those is a last line with no newline, as a run killed
+    mid-write leaves it."""
 
     records: list[SampleRecord] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    cut_short: bool = False
 
 
 def read_records(path: Path) -> Loaded:
@@ -99,9 +116,62 @@ def read_records(path: Path) -> Loaded:
             try:
                 loaded.records.append(SampleRecord.model_validate_json(line))
             except ValidationError as exc:
+                if not line.endswith("\n"):
+                    loaded.cut_short = True
+                    loaded.problems.append(
+                        f"{path}:{lineno}: cut short (the run stopped mid-write)"
+                    )
+                    continue
                 problem = error_text(exc)
                 loaded.problems.append(f"{path}:{lineno}: not a sample record ({problem})")
     return loaded
+
+
+def _setting(manifest: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    value: Any = manifest.get("settings") or {}
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What makes ``new`` another run than ``old``: each field, as it is there and here."""
+    pairs = [(k, old.get(k), new.get(k)) for k in IDENTITY]
+    pairs += [(k, _setting(old, p), _setting(new, p)) for k, p in SETTINGS_IDENTITY.items()]
+    return [f"{k}: {a!r} there, {b!r} now" for k, a, b in pairs if a != b]
+
+
+def _describe(manifest: dict[str, Any]) -> str:
+    """How a run chose its samples, in the options that choose them."""
+    how = manifest.get("selection") or {}
+    if "limit" in how:
+        seed = how.get("draw_seed") or 0
+        return f"--limit {how['limit']}" + (f" --draw-seed {seed}" if seed else "")
+    if "first" in how:
+        return f"--first {how['first']}"
+    return "no limit"
+
+
+def _check_samples(manifest_path: Path, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """A run may go on with more of its suite's samples (a raised --limit), never with fewer
+    (a smaller run mixed into this one's records) or other ones."""
+    had, wants = old.get("sample_ids"), new.get("sample_ids")
+    if wants is None:  # the whole suite now, which holds any part of it
+        return
+    if had is not None and set(had) <= set(wants):
+        return
+    there = f"{manifest_path} holds a run of {old.get('samples')} samples ({_describe(old)})"
+    again = f"Resume it with {_describe(old)}" + ("" if had is None else " or more")
+    if had is None or set(wants) < set(had):
+        raise RunError(
+            f"{there}; {_describe(new)} would take only {len(wants)} of them, and a run folder "
+            f"holds one run. {again}, or choose another --out for a smaller run"
+        )
+    missing = [i for i in had if i not in set(wants)]
+    raise RunError(
+        f"{there}, and {len(missing)} of them are not among the samples of {_describe(new)} "
+        f"(the first: {missing[0]}). {again}, or choose another --out"
+    )
 
 
 class RunFolder:
@@ -109,30 +179,69 @@ class RunFolder:
 
     def __init__(self, path: str | os.PathLike, manifest: dict[str, Any]) -> None:
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
         self.samples_path = self.path / SAMPLES
         manifest_path = self.path / MANIFEST
+        # Every check comes before the first write: a refused folder is left as it was.
         if manifest_path.exists():
-            old = json.loads(manifest_path.read_text(encoding="utf-8"))
-            changed = {
-                k: (old.get(k), manifest.get(k)) for k in IDENTITY if old.get(k) != manifest.get(k)
-            }
-            if changed:
-                detail = "; ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in changed.items())
-                raise RunError(
-                    f"{manifest_path} belongs to another run ({detail}); choose another --out"
-                )
-            manifest = {
-                **old,
-                "finished": None,
-                "resumed": datetime.now(UTC).isoformat(timespec="seconds"),
-            }
+            manifest = self._resumed(manifest_path, manifest)
+        elif self.samples_path.exists() and self.samples_path.stat().st_size > 0:
+            raise RunError(
+                f"{self.path} holds {SAMPLES} but no {MANIFEST}, so which run made its records "
+                f"is unknown and new ones would be mixed in with them; choose another --out "
+                f"(or move {self.samples_path} away)"
+            )
+        loaded = read_records(self.samples_path)
+        # A cut last line is what a killed run leaves: it is repaired below and runs again.
+        bad = loaded.problems[:-1] if loaded.cut_short else loaded.problems
+        if bad:
+            shown = "; ".join(bad[:5]) + (f"; and {len(bad) - 5} more" if len(bad) > 5 else "")
+            raise RunError(
+                f"cannot resume, {len(bad)} unreadable line(s) in the run: {shown}. Mend or "
+                "delete those lines (their samples then run again) and run the same command"
+            )
+        self.path.mkdir(parents=True, exist_ok=True)
         self.manifest = manifest
         self._write_manifest()
         self._repair_tail()
-        loaded = read_records(self.samples_path)
-        self.problems = loaded.problems
+        self.problems: list[str] = []
         self.done = {r.sample.id for r in loaded.records}
+
+    @staticmethod
+    def _resumed(manifest_path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+        """The manifest of the run being resumed, or an error saying why it cannot be."""
+        try:
+            old = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise RunError(f"{manifest_path} cannot be read ({exc}); choose another --out") from exc
+        if not isinstance(old, dict):
+            raise RunError(f"{manifest_path} is not a JSON object; choose another --out")
+        if "sample_ids" not in old and old.get("suite_hash") == manifest.get("samples_hash"):
+            # Written before runs recorded their samples, when suite_hash was the hash of the
+            # samples run: it ran these very samples.
+            old = {
+                **old,
+                "suite_hash": manifest.get("suite_hash"),
+                "sample_ids": manifest.get("sample_ids"),
+            }
+        changed = _differences(old, manifest)
+        if changed:
+            hint = ""
+            if "sample_ids" not in old:
+                hint = (
+                    " (a run from before --limit drew by category: if it had --limit N, "
+                    "resume it with --first N)"
+                )
+            raise RunError(
+                f"{manifest_path} belongs to another run ({'; '.join(changed)}); choose "
+                f"another --out{hint}"
+            )
+        _check_samples(manifest_path, old, manifest)
+        return {
+            **old,
+            **{k: manifest.get(k) for k in _RESUMED_FIELDS},
+            "finished": None,
+            "resumed": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
 
     def _repair_tail(self) -> None:
         # A run killed mid-write leaves a partial last line: cut it, so appends stay whole lines.
@@ -141,6 +250,14 @@ class RunFolder:
         data = self.samples_path.read_bytes()
         if data and not data.endswith(b"\n"):
             keep = data.rfind(b"\n") + 1
+            try:
+                SampleRecord.model_validate_json(data[keep:])
+            except ValidationError:
+                pass
+            else:  # a whole record that lacks only its newline (written by hand?): keep it
+                with self.samples_path.open("ab") as fh:
+                    fh.write(b"\n")
+                return
             with self.samples_path.open("r+b") as fh:
                 fh.truncate(keep)
             print(

@@ -180,6 +180,11 @@ def _eval_run(path: Path, name: str) -> EvalRun:
                         f"{name}: the last line of {SAMPLES} is cut short (the run stopped "
                         "mid-write); that sample is left out"
                     )
+        # Lines that are not records, named FILE:LINE as `redline score` and the gate name them
+        # (the cut last line is named above).
+        loaded = read_records(samples)
+        bad = loaded.problems[:-1] if loaded.cut_short else loaded.problems
+        problems.extend(f"{name}: {problem}; it is left out" for problem in bad)
     return EvalRun(path, name, manifest, problems)
 
 

@@ -74,6 +74,17 @@ def fc_score(run: Path) -> float:
     return 0.0
 
 
+def kl_records(records: list[Any], count: int) -> list[Any]:
+    """The baseline records whose prompts and outputs the KL probe uses: ``count`` of them with
+    an output, in the --limit draw's order, so they span the suite's categories (the first
+    ``count`` of a suite ordered by category would all be of its first category)."""
+    from redline.suites.registry import draw_order
+
+    with_output = {r.sample.id: r for r in records if r.completion.raw}
+    order = draw_order([r.sample for r in with_output.values()])
+    return [with_output[s.id] for s in order[:count]]
+
+
 def make_gate_callback(
     settings: GateSettings, out: Path, mode: str, lines: Any = None, progress: bool = False
 ) -> Any:
@@ -232,8 +243,7 @@ def make_gate_callback(
             backend = self._backend("probe")
             self.kl_pairs = [
                 (backend.prompt(r.sample), r.completion.raw)
-                for r in records[: settings.kl_prompts]
-                if r.completion.raw
+                for r in kl_records(records, settings.kl_prompts)
             ]
             fc = [n for n in self.suites if not n.startswith("regression")]
             score = fc_score(self.baseline[fc[0]]) if fc else 0.0
