@@ -158,7 +158,7 @@ def build_bfcl_runs(root: Path) -> Path:
 
     def bfcl(out: Path, *args: str) -> None:
         result = CliRunner().invoke(
-            app, ["bfcl", "--model", "truth", "--limit", "2", "--out", str(out), *args]
+            app, ["bfcl", "--model", "truth", "--first", "2", "--out", str(out), *args]
         )
         assert result.exit_code == 0, result.output
 

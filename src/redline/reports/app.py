@@ -443,6 +443,7 @@ def compare_page(catalog: loading.Catalog, redlines: str | None) -> None:
         st.warning("These checkpoints share no suite.")
         return
     verdicts = []
+    unjudged = []
     for suite in shared:
         b, c = base_runs[suite], cand_runs[suite]
         stamps = (_stamp(b.path / loading.SAMPLES), _stamp(c.path / loading.SAMPLES))
@@ -451,6 +452,7 @@ def compare_page(catalog: loading.Catalog, redlines: str | None) -> None:
         show_problems(problems)
         if result is None:
             st.error(error)
+            unjudged.append(suite)
             continue
         verdicts.append(result.held)
         if result.held:
@@ -495,11 +497,18 @@ def compare_page(catalog: loading.Catalog, redlines: str | None) -> None:
                 args=(cand, suite, key),
                 key=f"{key}_button",
             )
-    if verdicts:
-        if all(verdicts):
-            st.success(f"Overall: the gate holds on all {len(verdicts)} suites.")
-        else:
-            st.error(f"Overall: the gate is crossed on {verdicts.count(False)} suite(s).")
+    # A suite the gate could not judge is never counted as holding.
+    not_judged = (
+        f"; {len(unjudged)} could not be judged ({', '.join(unjudged)})" if unjudged else ""
+    )
+    if verdicts and not all(verdicts):
+        st.error(f"Overall: the gate is crossed on {verdicts.count(False)} suite(s){not_judged}.")
+    elif unjudged:
+        st.warning(
+            f"Overall: the gate holds on {len(verdicts)} of {len(shared)} suites{not_judged}."
+        )
+    elif verdicts:
+        st.success(f"Overall: the gate holds on all {len(verdicts)} suites.")
 
 
 def _curves(
