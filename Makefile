@@ -37,12 +37,13 @@ help:
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# The lock is the whole closure (build backend included), so it is installed with --no-deps and
-# redline is built without isolation: nothing unpinned is fetched. The offline dry run then
-# proves the installed set satisfies pyproject.toml's ranges, i.e. the lock is not stale.
+# The lock is the whole closure (build backend included), so it is installed with --no-deps, and
+# what is built from source (redline; langdetect, which has no wheel) is built without isolation
+# against the locked setuptools and hatchling: nothing unpinned is fetched. The offline dry run
+# then proves the installed set satisfies pyproject.toml's ranges, i.e. the lock is not stale.
 $(STAMP): $(PY) $(LOCK) pyproject.toml Makefile
-	$(PIP) install --quiet "$$(grep -E '^pip==' $(LOCK))"
-	$(PIP) install --quiet --no-deps -r $(LOCK)
+	$(PIP) install --quiet $$(grep -E '^(pip|setuptools)==' $(LOCK))
+	$(PIP) install --quiet --no-deps --no-build-isolation -r $(LOCK)
 	$(PIP) install --quiet --no-deps --no-build-isolation -e .
 	$(PIP) install --quiet --dry-run --no-index --no-build-isolation -e '.[$(EXTRAS)]' \
 		|| { echo "$(LOCK) does not satisfy pyproject.toml: run make lock" >&2; exit 1; }
@@ -113,4 +114,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_explore_load.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(LOCK_VENV) .pytest_cache .hypothesis
