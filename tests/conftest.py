@@ -1,10 +1,12 @@
-"""Shared fixtures: BFCL data from the bfcl-eval package, and the official checker."""
+"""Shared fixtures: BFCL data from the bfcl-eval package, the official checker, and the
+end-of-session check that no process a test started is still alive (tests/processes.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from redline.suites import bfcl_data
+from tests.processes import no_process_outlives_the_session  # noqa: F401  (autouse, session)
 
 
 @pytest.fixture(scope="session")

@@ -10,17 +10,20 @@ from pathlib import Path
 
 import pytest
 
+from tests import processes
+
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 RATE = r"[\d,]+ (?:completions|entries|checks)/s"
 
 
 def run(script: str, *args: str) -> str:
-    done = subprocess.run(
+    done = processes.run(
         [sys.executable, str(BENCHMARKS / script), *args],
-        capture_output=True,
+        timeout=300,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         cwd=BENCHMARKS,
-        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout

@@ -19,6 +19,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from redline.reports.report import write_report
 from tests.explore_runs import BASELINE, STEP4, TRAIN
+from tests.processes import running
 
 CHROMIUM = Path(os.environ.get("REDLINE_CHROMIUM", "/usr/bin/chromium"))
 # Without the background-networking flags Chromium keeps calling out to a network it cannot reach.
@@ -58,14 +59,14 @@ def free_port() -> int:
 def explorer(explore_runs, tmp_path):
     """`redline explore` on the fixture runs, as a user starts it; its URL."""
     port = free_port()
-    log = (tmp_path / "explore.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "redline.cli", "explore", str(explore_runs), "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
+    command = [sys.executable, "-m", "redline.cli", "explore", str(explore_runs)]
+    with (
+        (tmp_path / "explore.log").open("w") as log,
+        running(
+            [*command, "--port", str(port)], grace=20, stdout=log, stderr=subprocess.STDOUT
+        ) as proc,
+    ):
         deadline = time.monotonic() + 90
         while True:
             if proc.poll() is not None:
@@ -79,14 +80,6 @@ def explorer(explore_runs, tmp_path):
                 pytest.fail("redline explore did not answer within 90 s")
             time.sleep(0.3)
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def pick(page: Page, where, label: str, option: str) -> None:

@@ -19,9 +19,13 @@ import pytest
 from redline.harness.models import Sampling
 from redline.harness.openai_backend import OpenAIBackend, ServerError
 from redline.suites.bfcl_data import load_samples
+from tests.processes import running, start, stop
 from tests.tiny_models import tiny_model
 
 BIN = Path(sys.executable).parent
+# `transformers serve` refuses a request longer than the model's context, prompt and answer
+# together; the prompt mode's tool listings run to ~870 tokens of the tiny tokenizer here.
+CONTEXT = 2048
 
 
 def free_port() -> int:
@@ -37,41 +41,65 @@ class Server:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self.model = model
-        self.proc = subprocess.Popen(
+        self.proc = start(
             [str(BIN / "transformers"), "serve", "--port", str(self.port), model],
             cwd=workdir,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env={**os.environ, "HF_HUB_OFFLINE": "1"},
         )
+        try:
+            self._wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_healthy(self) -> None:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.proc.poll() is None:
             try:
                 if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 time.sleep(0.3)
-        self.stop()
-        raise RuntimeError("transformers serve did not start")
+        raise RuntimeError(f"transformers serve did not start (exit code {self.proc.poll()})")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=30)
+        """Kill it (SIGKILL, no graceful shutdown: the tests want a server that dies)."""
+        stop(self.proc, grace=0)
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     root = tmp_path_factory.mktemp("serve")
-    tiny_model(root / "tinym")
+    tiny_model(root / "tinym", context=CONTEXT)
     return root
 
 
 @pytest.fixture(scope="module")
 def server(workdir):
     srv = Server(workdir, "./tinym")
-    yield srv
-    srv.stop()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def servers(workdir):
+    """Starts servers for one test (optionally on a given port); each is stopped when the test
+    ends, whatever fails."""
+    started: list[Server] = []
+
+    def start_server(port: int | None = None) -> Server:
+        started.append(Server(workdir, "./tinym", port=port))
+        return started[-1]
+
+    try:
+        yield start_server
+    finally:
+        for srv in started:
+            srv.stop()
 
 
 @pytest.fixture(scope="module")
@@ -138,31 +166,22 @@ def ids(path: Path) -> list[str]:
     return [json.loads(line)["sample"]["id"] for line in path.read_text().splitlines()]
 
 
-def test_server_killed_mid_run_then_resumed(workdir, tmp_path):
-    srv = Server(workdir, "./tinym")
+def test_server_killed_mid_run_then_resumed(servers, tmp_path):
+    srv = servers()
     out = tmp_path / "run"
-    proc = subprocess.Popen(
-        eval_args(srv.url, srv.model, out, 12), stderr=subprocess.PIPE, text=True
-    )
-    try:
+    args = eval_args(srv.url, srv.model, out, 12)
+    with running(args, stderr=subprocess.PIPE, text=True) as proc:
         wait_for_lines(out / "samples.jsonl", 2, proc)
         srv.stop()
         _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     assert proc.returncode == 3, err
     assert "run the same command again to resume" in err
     kept = ids(out / "samples.jsonl")
     assert 2 <= len(kept) < 12 and len(set(kept)) == len(kept)
-    again = Server(workdir, "./tinym", port=srv.port)  # the server comes back where it was
-    try:
-        done = subprocess.run(
-            eval_args(again.url, again.model, out, 12), capture_output=True, text=True, timeout=300
-        )
-    finally:
-        again.stop()
-    assert done.returncode == 0, done.stderr
+    servers(port=srv.port)  # the server comes back where it was
+    with running(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
     final = ids(out / "samples.jsonl")
     assert len(final) == 12 and len(set(final)) == 12 and final[: len(kept)] == kept
 
@@ -170,18 +189,15 @@ def test_server_killed_mid_run_then_resumed(workdir, tmp_path):
 def test_eval_killed_with_sigkill_resumes_every_sample_once(server, tmp_path):
     out = tmp_path / "run"
     args = eval_args(server.url, server.model, out, 10)
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+    with running(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:
         wait_for_lines(out / "samples.jsonl", 3, proc)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     partial = ids(out / "samples.jsonl") if (out / "samples.jsonl").exists() else []
     assert 3 <= len(partial) < 10
-    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+    with running(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as proc:
+        _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
     final = ids(out / "samples.jsonl")
     assert len(final) == 10 and len(set(final)) == 10
     assert final[: len(partial)] == partial, "what was done is kept as it was"

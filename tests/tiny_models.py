@@ -12,7 +12,9 @@ CHAT_TEMPLATE = (
 )
 
 
-def tiny_model(path):
+def tiny_model(path, context: int = 256):
+    """Save the model and tokenizer in `path`; `context` is its length in tokens (prompt and
+    answer), which `transformers serve` enforces."""
     corpus = [
         '{"name": "get_weather", "arguments": {"city": "Paris"}}',
         "user: what is the weather in Paris? assistant: I cannot tell.",
@@ -41,7 +43,7 @@ def tiny_model(path):
         num_hidden_layers=2,
         num_attention_heads=2,
         num_key_value_heads=1,
-        max_position_embeddings=256,
+        max_position_embeddings=context,
         pad_token_id=fast.pad_token_id,
         eos_token_id=fast.eos_token_id,
         bos_token_id=None,
