@@ -132,7 +132,7 @@ def test_adapter_specs_are_checked(tiny_as_smollm2, tmp_path, monkeypatch):
         make_backend("smollm3")
     assert "hf:PATH_OR_ID[+lora:ADAPTER]" in str(unknown.value)
     monkeypatch.setattr("typer.rich_utils.MAX_WIDTH", 250)
-    assert "smollm2+lora:ADAPTER with a LoRA adapter folder" in " ".join(
+    assert "smollm2+lora:ADAPTER (an adapter on it)" in " ".join(
         CliRunner().invoke(app, ["eval", "--help"]).output.replace("│", "").split()
     )
 
