@@ -4,6 +4,7 @@ a LoRA adapter on top of it, `redline eval` with it, and the real embedded SmolL
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -17,7 +18,14 @@ from tests.tiny_models import tiny_model
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    return tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+    path = tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+    # BFCL's prompts are longer than the tiny model's 256 positions, which the backend rejects
+    # (tests/test_streaming_runner.py): these tests generate, so give it room.
+    config = Path(path) / "config.json"
+    config.write_text(
+        json.dumps({**json.loads(config.read_text()), "max_position_embeddings": 2048})
+    )
+    return path
 
 
 @pytest.fixture(scope="module")

@@ -42,6 +42,30 @@ BfclDataOption = Annotated[
 ]
 
 
+# Requests in flight for openai: models (redline.harness.openai_backend.DEFAULT_CONCURRENCY,
+# repeated so that --help does not import httpx).
+_CONCURRENCY = 32
+
+
+def _resume_command(ctx: typer.Context, out: Path) -> str:
+    """The command line that runs this command again into ``out``: the options given, as
+    parsed (so it is right however redline was started), with --out named."""
+    import shlex
+
+    parts = ["redline", ctx.info_name or ""]
+    for param in ctx.command.params:
+        if param.param_type_name != "option":
+            continue
+        value = out if param.name == "out" else ctx.params.get(param.name)
+        if value is None or (value == param.default and param.name != "out"):
+            continue
+        if getattr(param, "is_flag", False):
+            parts.append(param.opts[0] if value else param.secondary_opts[0])
+        else:
+            parts += [max(param.opts, key=len), str(value)]
+    return shlex.join(parts)
+
+
 def _fmt(value: float | None) -> str:
     return "-" if value is None or math.isnan(value) else f"{100 * value:.1f}"
 
@@ -528,6 +552,7 @@ def suites_cmd(bfcl_data: BfclDataOption = None) -> None:
 
 @app.command("eval")
 def eval_cmd(
+    ctx: typer.Context,
     model: Annotated[
         str,
         typer.Option(
@@ -554,7 +579,18 @@ def eval_cmd(
             help="Parser for the outputs (default: the prompt mode's; auto for replay and truth).",
         ),
     ] = None,
-    batch_size: Annotated[int, typer.Option(help="Samples per generation batch.", min=1)] = 16,
+    batch_size: Annotated[
+        int, typer.Option(help="Samples per generation batch (smollm2, hf:).", min=1)
+    ] = 16,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            help="Requests in flight at once (openai:). The default suits vLLM or SGLang, which "
+            "batch what they hold; use 1-4 for a llama.cpp server with few slots or a "
+            "rate-limited API.",
+            min=1,
+        ),
+    ] = _CONCURRENCY,
     max_new_tokens: Annotated[int, typer.Option(help="Tokens generated at most.", min=1)] = 256,
     temperature: Annotated[float, typer.Option(help="0 for greedy decoding.", min=0.0)] = 0.0,
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
@@ -565,13 +601,19 @@ def eval_cmd(
 ) -> None:
     """Run a model on a suite: one record per sample in OUT/samples.jsonl (appended as each
     finishes), metrics in OUT/metrics.json, how it was made in OUT/manifest.json. Run it again
-    with the same --out to resume a stopped run."""
+    with the same --out to resume a stopped run.
+
+    openai: models stream (--concurrency requests in flight over the whole suite); local models
+    run in batches of like prompt length. Exit 4 when the server rejected a request (each such
+    sample is kept as a failed `request_rejected` record), 3 when the server is down (finished
+    samples kept), 130 on Ctrl-C or SIGTERM (finished samples kept; the command that resumes is
+    printed)."""
     from redline.harness.backends import BackendError, make_backend
     from redline.harness.models import Sampling
     from redline.harness.openai_backend import ServerError
     from redline.harness.parsing import PARSERS
     from redline.harness.prompts import MODES
-    from redline.harness.runner import run_eval
+    from redline.harness.runner import run_eval, stop_on_signals
     from redline.harness.runs import RunError
     from redline.suites.registry import SuiteError, load_suite
 
@@ -584,39 +626,55 @@ def eval_cmd(
     sampling = Sampling(
         max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, enable_thinking=thinking
     )
+    slug = f"{suite}-{model}".replace(":", "_").replace("/", "_")
+    out = out or Path("runs") / slug
+    resume = _resume_command(ctx, out)
     try:
         loaded = load_suite(suite, limit=limit, bfcl_data=bfcl_data)
-        backend = make_backend(model, mode=mode, sampling=sampling)
-        slug = f"{suite}-{model}".replace(":", "_").replace("/", "_")
-        result = run_eval(
-            loaded,
-            backend,
-            out or Path("runs") / slug,
-            fmt=fmt,
-            batch_size=batch_size,
-            progress=sys.stderr.isatty(),
-            settings={
-                "limit": limit,
-                "batch_size": batch_size,
-                "mode": None if offline else mode,
-                "sampling": None if offline else sampling.__dict__,
-            },
-        )
+        backend = make_backend(model, mode=mode, sampling=sampling, concurrency=concurrency)
+        with stop_on_signals() as stop:
+            result = run_eval(
+                loaded,
+                backend,
+                out,
+                fmt=fmt,
+                batch_size=batch_size,
+                progress=True,
+                stop=stop,
+                settings={
+                    "limit": limit,
+                    "batch_size": batch_size,
+                    "concurrency": concurrency if model.startswith("openai:") else None,
+                    "mode": None if offline else mode,
+                    "sampling": None if offline else sampling.__dict__,
+                },
+            )
     except (SuiteError, BackendError, RunError) as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     except ServerError as exc:
-        err_console.print(
-            f"[red]error:[/red] {exc}\nthe samples finished so far are kept; run the same "
-            "command again to resume"
-        )
+        notes = "".join(f"\n{note}" for note in getattr(exc, "__notes__", []))
+        err_console.print(f"[red]error:[/red] {exc}{notes}\nresume with: {resume}")
         raise typer.Exit(3) from exc
     for problem in result.problems:
         err_console.print(f"[yellow]warning:[/yellow] {problem}")
+    if result.interrupted:
+        err_console.print(
+            f"stopped by {result.interrupted}: {result.kept} of {len(loaded.samples)} samples "
+            f"are kept in {result.path / 'samples.jsonl'} ({result.scored} scored now)\n"
+            f"resume with: {resume}"
+        )
+        raise typer.Exit(130)
     console.print(_metrics_table(f"{suite} with {model}", result.metrics))
     console.print(
         f"{result.scored} samples scored now, {result.resumed} resumed; run folder: {result.path}"
     )
+    if result.rejected:
+        err_console.print(
+            f"[red]error:[/red] the server rejected {result.rejected} of {len(loaded.samples)} "
+            f"requests (kept as failed request_rejected records); first: {result.first_rejection}"
+        )
+        raise typer.Exit(4)
 
 
 @app.command("bfcl")

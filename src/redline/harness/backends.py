@@ -33,6 +33,11 @@ class BackendError(ValueError):
 
 
 class Backend(Protocol):
+    """Turns samples into completions, a batch at a time. A backend that reaches a server may
+    also have ``stream(samples, fmt, stop)``, an async iterator of ``(sample, completion)`` in
+    the order they finish, which the runner prefers; a local model may have
+    ``batch_order(samples)``, the order that batches best."""
+
     spec: str
 
     def complete(self, samples: Sequence[Sample], fmt: str) -> list[Completion]:
@@ -118,10 +123,12 @@ class ReplayBackend:
         return out
 
 
-def make_backend(spec: str, mode: str = "json", sampling: Any = None) -> Backend:
+def make_backend(
+    spec: str, mode: str = "json", sampling: Any = None, concurrency: int | None = None
+) -> Backend:
     """The backend a spec names: ``truth``, ``replay:FILE``, ``smollm2``,
     ``hf:PATH_OR_ID[+lora:ADAPTER]`` or ``openai:BASE_URL#MODEL`` (``mode`` and ``sampling``
-    apply to the model ones)."""
+    apply to the model ones, ``concurrency``, requests in flight, to openai: only)."""
     if spec == "truth":
         return TruthBackend()
     if spec.startswith("replay:"):
@@ -137,7 +144,7 @@ def make_backend(spec: str, mode: str = "json", sampling: Any = None) -> Backend
         from redline.harness.openai_backend import make_openai_backend
 
         try:
-            return make_openai_backend(spec, mode, sampling)
+            return make_openai_backend(spec, mode, sampling, concurrency)
         except ValueError as exc:
             raise BackendError(str(exc)) from exc
     raise BackendError(

@@ -133,6 +133,7 @@ class RunFolder:
         loaded = read_records(self.samples_path)
         self.problems = loaded.problems
         self.done = {r.sample.id for r in loaded.records}
+        self._open: Any = None  # samples.jsonl, kept open by append_one
 
     def _repair_tail(self) -> None:
         # A run killed mid-write leaves a partial last line: cut it, so appends stay whole lines.
@@ -165,8 +166,27 @@ class RunFolder:
             fh.flush()
             os.fsync(fh.fileno())
 
+    def append_one(self, record: SampleRecord) -> None:
+        """Append one finished record and flush it to the OS at once: a run killed after this
+        returns keeps it. The file stays open for the next; ``close`` syncs it to disk."""
+        if record.sample.id in self.done:
+            return
+        if self._open is None:
+            self._open = self.samples_path.open("a", encoding="utf-8")
+        self._open.write(record.to_json() + "\n")
+        self._open.flush()
+        self.done.add(record.sample.id)
+
+    def close(self) -> None:
+        """Sync and close what ``append_one`` opened (safe to call twice)."""
+        if self._open is not None:
+            os.fsync(self._open.fileno())
+            self._open.close()
+            self._open = None
+
     def finish(self) -> dict[str, Any]:
         """Write metrics.json from every record and stamp the manifest; return the metrics."""
+        self.close()
         loaded = read_records(self.samples_path)
         metrics = write_metrics(self.path, loaded.records)
         self.manifest["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
