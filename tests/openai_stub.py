@@ -84,6 +84,8 @@ async def respond(
     if method == "GET" and path == "/health":
         return 200, {"status": "ok"}
     stats.requests += 1
+    if args.refuse_all:
+        return args.refuse_all, {"error": {"message": "The model `stub` does not exist."}}
     if args.fail_after is not None and stats.requests > args.fail_after:
         return 503, {"error": {"message": "the stub is failing on purpose"}}
     if args.reject and args.reject.encode() in body:
@@ -124,6 +126,7 @@ def main() -> None:
         default="The prompt has 588 tokens, but the model takes at most 256 (--max-model-len)",
     )
     parser.add_argument("--fail-after", type=int, help="answer 503 after this many requests")
+    parser.add_argument("--refuse-all", type=int, help="answer every request with this status")
     parser.add_argument("--slow", help="requests whose body holds this text wait --slow-s")
     parser.add_argument("--slow-s", type=float, default=1.0)
     asyncio.run(serve(parser.parse_args()))

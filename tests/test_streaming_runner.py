@@ -86,8 +86,9 @@ def test_a_rejected_request_becomes_that_samples_record_and_the_run_goes_on(
     out = tmp_path / "run"
     result = cli.invoke(app, eval_args(server.url, out))
     assert result.exit_code == 4, result.output
-    assert "rejected 1 of 240" in result.output and f"dev_0006: HTTP 400: {message}" in (
-        result.output
+    assert (
+        "1 of 240 requests were rejected" in result.output
+        and f"dev_0006: HTTP 400: {message}" in (result.output)
     )
     kept = records(out)
     assert sorted(r["sample"]["id"] for r in kept) == sorted(s.id for s in dev.samples)
@@ -138,6 +139,16 @@ def test_a_server_that_goes_down_stops_the_run_naming_the_sample_in_flight(
     assert command[1:] == eval_args(stub.url, out, "--concurrency", "1")
 
 
+def test_a_refusal_of_every_request_stops_the_run_instead_of_filling_it(start_stub, tmp_path):
+    stub = start_stub("--refuse-all", "404")
+    out = tmp_path / "run"
+    result = cli.invoke(app, eval_args(stub.url, out, "--concurrency", "1"))
+    assert result.exit_code == 3, result.output
+    assert "HTTP 404: The model `stub` does not exist." in result.output
+    assert "check the URL, the model name 'stub'" in result.output
+    assert ids(out) == [] and stub.stats()["requests"] == 1
+
+
 def test_the_stream_has_no_batch_barrier_and_one_connection_pool(start_stub, dev, tmp_path):
     # dev_0000 takes 2 s; the others are quick. Batches of 16 would wait for it before asking
     # for sample 17; a stream keeps its other workers busy with the rest of the suite.
@@ -186,13 +197,16 @@ def stop_with(proc: subprocess.Popen, sig: int) -> str:
 
 def resume(err: str) -> list[str]:
     """The command the message says resumes the run, with this environment's redline."""
-    (line,) = [line for line in err.splitlines() if line.startswith("resume with: ")]
-    words = shlex.split(line.removeprefix("resume with: "))
+    lines = err.splitlines()
+    (at,) = [
+        i for i, line in enumerate(lines) if line.endswith("run the same command again to resume:")
+    ]
+    words = shlex.split(lines[at + 1])
     assert words[0] == "redline"
     return [str(BIN / "redline"), *words[1:]]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_keeps_finished_records_and_prints_the_command_that_resumes(
     start_stub, sig, tmp_path
 ):
@@ -302,7 +316,7 @@ def test_transformers_serve_rejects_an_over_long_prompt_and_eval_exits_4(tiny, t
     kept = records(out)
     assert len(kept) == 2 and {r["error_type"] for r in kept} == {"request_rejected"}
     assert "takes at most 256" in kept[0]["error_detail"]
-    assert "rejected 2 of 2 requests" in done.stderr and "HTTP 400" in done.stderr
+    assert "2 of 2 requests were rejected" in done.stderr and "HTTP 400" in done.stderr
 
 
 class ServeProcess:
@@ -354,3 +368,17 @@ def test_the_benchmark_prints_both_timings_and_their_ratio():
     assert done.returncode == 0, done.stderr
     for label in (r"bare httpx client +[\d.]+ s", r"redline eval +[\d.]+ s", r"ratio +[\d.]+x"):
         assert re.search(label, done.stdout), done.stdout
+
+
+def test_a_signal_sets_the_stop_and_interrupts_only_where_allowed():
+    from redline.harness.runner import Interrupted, stop_on_signals
+
+    before = signal.getsignal(signal.SIGTERM)
+    with stop_on_signals() as stop:
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.requested and stop.signal_name == "SIGTERM", "noted, nothing raised"
+    assert signal.getsignal(signal.SIGTERM) is before
+    with stop_on_signals() as stop, pytest.raises(Interrupted):
+        with stop.interruptible():  # model loading, a batch's generation
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # not reached: the handler raises

@@ -613,7 +613,7 @@ def eval_cmd(
     from redline.harness.openai_backend import ServerError
     from redline.harness.parsing import PARSERS
     from redline.harness.prompts import MODES
-    from redline.harness.runner import run_eval, stop_on_signals
+    from redline.harness.runner import Interrupted, run_eval, stop_on_signals
     from redline.harness.runs import RunError
     from redline.suites.registry import SuiteError, load_suite
 
@@ -630,9 +630,10 @@ def eval_cmd(
     out = out or Path("runs") / slug
     resume = _resume_command(ctx, out)
     try:
-        loaded = load_suite(suite, limit=limit, bfcl_data=bfcl_data)
-        backend = make_backend(model, mode=mode, sampling=sampling, concurrency=concurrency)
         with stop_on_signals() as stop:
+            with stop.interruptible():  # loading a model takes a while: Ctrl-C stops it at once
+                loaded = load_suite(suite, limit=limit, bfcl_data=bfcl_data)
+                backend = make_backend(model, mode=mode, sampling=sampling, concurrency=concurrency)
             result = run_eval(
                 loaded,
                 backend,
@@ -652,17 +653,22 @@ def eval_cmd(
     except (SuiteError, BackendError, RunError) as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
+    except Interrupted as exc:
+        err_console.print(f"stopped by {stop.signal_name} before any sample ran")
+        raise typer.Exit(130) from exc
     except ServerError as exc:
-        notes = "".join(f"\n{note}" for note in getattr(exc, "__notes__", []))
-        err_console.print(f"[red]error:[/red] {exc}{notes}\nresume with: {resume}")
+        kept = "".join(f"\n{note};" for note in getattr(exc, "__notes__", []))
+        err_console.print(
+            f"[red]error:[/red] {exc}{kept}\nrun the same command again to resume:\n  {resume}"
+        )
         raise typer.Exit(3) from exc
     for problem in result.problems:
         err_console.print(f"[yellow]warning:[/yellow] {problem}")
     if result.interrupted:
         err_console.print(
             f"stopped by {result.interrupted}: {result.kept} of {len(loaded.samples)} samples "
-            f"are kept in {result.path / 'samples.jsonl'} ({result.scored} scored now)\n"
-            f"resume with: {resume}"
+            f"are kept in {result.path / 'samples.jsonl'} ({result.scored} scored now); run the "
+            f"same command again to resume:\n  {resume}"
         )
         raise typer.Exit(130)
     console.print(_metrics_table(f"{suite} with {model}", result.metrics))
@@ -671,8 +677,8 @@ def eval_cmd(
     )
     if result.rejected:
         err_console.print(
-            f"[red]error:[/red] the server rejected {result.rejected} of {len(loaded.samples)} "
-            f"requests (kept as failed request_rejected records); first: {result.first_rejection}"
+            f"[red]error:[/red] {result.rejected} of {len(loaded.samples)} requests were "
+            f"rejected (kept as failed request_rejected records); first: {result.first_rejection}"
         )
         raise typer.Exit(4)
 

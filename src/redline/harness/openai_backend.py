@@ -3,10 +3,10 @@ SGLang, ``transformers serve``, hosted APIs), reached with httpx.
 
 Requests stream: up to ``concurrency`` in flight over the whole suite on one connection pool,
 each completion handed on as it arrives. They have a timeout and are retried with backoff on 429,
-5xx and connection errors; any other 4xx is the request's fault and becomes that sample's
-``rejected`` completion. ``native`` mode sends ``tools=`` and reads ``tool_calls``; the
-prompt modes put the tools in the system prompt. A multi-LoRA vLLM server is reached by naming
-the adapter as MODEL. No scoring here.
+5xx and connection errors; 401, 403 and 404 (key, URL or model name) stop the run; any other
+4xx is that request's fault and becomes that sample's ``rejected`` completion. ``native`` mode
+sends ``tools=`` and reads ``tool_calls``; the prompt modes put the tools in the system prompt.
+A multi-LoRA vLLM server is reached by naming the adapter as MODEL. No scoring here.
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ from redline.records import Completion, Sample
 
 API_KEY_ENV = "OPENAI_API_KEY"
 _RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+# Refusals that say nothing about the one request but about every one (no key, a wrong key, a
+# wrong URL or model name): recording them as each sample's failure would fill the run with
+# records that resuming never retries, so they stop the run instead.
+_RUN_REFUSED = {401, 403, 404}
 
 
 # Requests in flight by default. vLLM (and SGLang) batch every request they hold, up to
@@ -109,6 +113,11 @@ class OpenAIBackend:
                 if response.status_code == 200:
                     return response.json()
                 problem = f"HTTP {response.status_code}: {_server_message(response)}"
+                if response.status_code in _RUN_REFUSED:
+                    raise ServerError(
+                        f"{self.base_url} refused the request ({problem}): check the URL, the "
+                        f"model name {self.model!r} and ${API_KEY_ENV}"
+                    )
                 if response.status_code not in _RETRY_STATUS:
                     if 400 <= response.status_code < 500:
                         raise _Rejected(problem)
