@@ -247,6 +247,23 @@ def with_context(model: Path, positions: int) -> None:
     )
 
 
+def test_progress_lines_keep_coming_while_the_run_waits(
+    start_stub, dev, tmp_path, monkeypatch, capfd
+):
+    import redline.harness.runner as runner
+    from redline.harness.openai_backend import OpenAIBackend
+
+    # One request that takes 3 s: no record arrives meanwhile, the heartbeat still reports.
+    monkeypatch.setattr(runner, "LINE_MAX_S", 0.5)
+    stub = start_stub("--slow", user_text(dev, "dev_0000"), "--slow-s", "3")
+    suite = Suite(name="fc:dev", version="1", samples=dev.samples[:1])
+    capfd.readouterr()
+    run_eval(suite, OpenAIBackend(stub.url, "stub"), tmp_path / "run", fmt="json")
+    err = capfd.readouterr().err  # captured: not a terminal
+    assert len(re.findall(r"^fc:dev: 0/1 \(0%\)", err, re.M)) >= 3, err
+    assert re.search(r"^fc:dev: 1/1 \(100%\)", err, re.M), "and where it ended"
+
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
     """A folder with the tiny model twice: ``tinym`` takes 256 tokens (fc:dev's prompts are

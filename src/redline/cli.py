@@ -746,7 +746,7 @@ def bfcl_cmd(
                 folder / category,
                 fmt="auto" if offline else MODES[mode].parser,
                 batch_size=batch_size,
-                progress=sys.stderr.isatty(),
+                progress=True,  # a bar on a terminal, else lines on stderr
                 settings={"limit": limit, "mode": None if offline else mode},
             )
             metric = result.metrics["overall"]["metrics"].get(verdict.get(category, "ast_accuracy"))

@@ -11,6 +11,7 @@ import asyncio
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import aclosing, contextmanager, nullcontext
@@ -36,7 +37,7 @@ from redline.suites.registry import Suite
 
 T = TypeVar("T")
 # Without a terminal, a progress line when another 5% is done (at most one a second), and at
-# least every 10 s while the run waits on something slow.
+# least every 10 s, also while the run waits on something slow.
 LINE_STEP = 0.05
 LINE_MIN_S = 1.0
 LINE_MAX_S = 10.0
@@ -109,7 +110,8 @@ def stop_on_signals() -> Iterator[Stop]:
 
 class _Report:
     """Progress: a live bar on a terminal; without one (CI, nohup, a pipe) plain lines to
-    stderr, so a long run still shows it is moving."""
+    stderr, so a long run still shows it is moving: one when another 5% is done, and one from a
+    heartbeat thread when none came for LINE_MAX_S (a long batch, a slow server)."""
 
     def __init__(self, name: str, total: int, resumed: int, backend: Backend, show: bool) -> None:
         self.name, self.total, self.backend, self.show = name, total, backend, show
@@ -120,6 +122,12 @@ class _Report:
         self.start = self.last_line = time.perf_counter()
         self.last_done = resumed
         self.bar: Progress | None = None
+        self._lock = threading.Lock()
+        self._quit = threading.Event()
+        self._beat: threading.Thread | None = None
+        if show and not bar:
+            self._beat = threading.Thread(target=self._heartbeat, daemon=True)
+            self._beat.start()
         if bar:
             self.bar = Progress(
                 TextColumn("[progress.description]{task.description}"),
@@ -150,23 +158,34 @@ class _Report:
             return
         if not self.show:
             return
-        stepped = self.done - self.last_done >= LINE_STEP * self.total
-        if (stepped and now - self.last_line >= LINE_MIN_S) or now - self.last_line >= LINE_MAX_S:
+        if (
+            self.done - self.last_done >= LINE_STEP * self.total
+            and now - self.last_line >= LINE_MIN_S
+        ):
             self.line()
 
+    def _heartbeat(self) -> None:
+        while not self._quit.wait(LINE_MAX_S / 4):
+            if time.perf_counter() - self.last_line >= LINE_MAX_S:
+                self.line()
+
     def line(self) -> None:
-        self.last_line, self.last_done = time.perf_counter(), self.done
-        share = self.done / self.total if self.total else 1.0
-        rejected = f", {self.rejected} rejected" if self.rejected else ""
-        elapsed = time.perf_counter() - self.start
-        print(
-            f"{self.name}: {self.done}/{self.total} ({share:.0%}), {self.rate()}{rejected}, "
-            f"{elapsed:,.0f} s",
-            file=sys.stderr,
-            flush=True,
-        )
+        with self._lock:
+            self.last_line, self.last_done = time.perf_counter(), self.done
+            share = self.done / self.total if self.total else 1.0
+            rejected = f", {self.rejected} rejected" if self.rejected else ""
+            elapsed = time.perf_counter() - self.start
+            print(
+                f"{self.name}: {self.done}/{self.total} ({share:.0%}), {self.rate()}{rejected}, "
+                f"{elapsed:,.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def close(self) -> None:
+        if self._beat is not None:
+            self._quit.set()
+            self._beat.join()
         if self.bar is not None:
             self.bar.stop()
         elif self.show and self.last_done != self.done and self.last_line > self.start:
