@@ -43,6 +43,9 @@ LINE_MIN_S = 1.0
 LINE_MAX_S = 10.0
 
 
+_REPARSED = ("json", "hermes", "python", "openai")  # formats rescore parses again
+
+
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -319,12 +322,8 @@ def rescore(path: str | os.PathLike) -> RunResult:
     for record in loaded.records:
         # Re-parse the raw output in its own format, so parser and scorer changes both apply.
         completion = record.completion
-        if completion.rejected is None and completion.format in (
-            "json",
-            "hermes",
-            "python",
-            "openai",
-        ):
+        # A rejected request has no output to parse: its record keeps the refusal.
+        if completion.rejected is None and completion.format in _REPARSED:
             completion = parse(completion.raw, completion.format)
         records.append(score_sample(record.sample, completion))
     tmp = samples.with_suffix(".jsonl.tmp")

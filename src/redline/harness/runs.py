@@ -12,7 +12,6 @@ import os
 import platform
 import subprocess
 import sys
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -154,17 +153,6 @@ class RunFolder:
         tmp = self.path / (MANIFEST + ".tmp")
         tmp.write_text(json.dumps(self.manifest, indent=2, ensure_ascii=False), encoding="utf-8")
         tmp.replace(self.path / MANIFEST)
-
-    def append(self, records: Iterable[SampleRecord]) -> None:
-        """Append finished records, one line each, flushed to disk before returning."""
-        with self.samples_path.open("a", encoding="utf-8") as fh:
-            for record in records:
-                if record.sample.id in self.done:
-                    continue
-                fh.write(record.to_json() + "\n")
-                self.done.add(record.sample.id)
-            fh.flush()
-            os.fsync(fh.fileno())
 
     def append_one(self, record: SampleRecord) -> None:
         """Append one finished record and flush it to the OS at once: a run killed after this
