@@ -32,7 +32,7 @@ help:
 	@echo "make test   - run the whole test suite (installs Debian's chromium for the browser test)"
 	@echo "make lock   - re-resolve every pinned version into requirements.lock (then make test, commit)"
 	@echo "make lint   - ruff check and format check"
-	@echo "make bench  - benchmarks (checker and reward throughput vs the official checker, the rewards' share of a GRPO step, explorer load time)"
+	@echo "make bench  - benchmarks (checker and reward throughput vs the official checker, the rewards' share of a GRPO step, explorer load time, openai: runner vs a bare client)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -112,6 +112,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_rewards.py
 	$(PY) benchmarks/bench_grpo_step.py
 	$(PY) benchmarks/bench_explore_load.py
+	$(PY) benchmarks/bench_openai_runner.py
 
 clean:
 	rm -rf $(VENV) $(LOCK_VENV) .pytest_cache .hypothesis

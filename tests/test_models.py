@@ -5,6 +5,7 @@ embedded one), `redline eval` with it, and the real embedded SmolLM2 weights."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -19,7 +20,14 @@ from tests.tiny_models import tiny_model
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    return tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+    path = tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+    # BFCL's prompts are longer than the tiny model's 256 positions, which the backend rejects
+    # (tests/test_streaming_runner.py): these tests generate, so give it room.
+    config = Path(path) / "config.json"
+    config.write_text(
+        json.dumps({**json.loads(config.read_text()), "max_position_embeddings": 2048})
+    )
+    return path
 
 
 @pytest.fixture(scope="module")

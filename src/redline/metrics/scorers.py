@@ -764,6 +764,8 @@ def score_sample(
     """Score one sample with every scorer and pick its one primary error type."""
     scorers = SCORERS if scorers is None else scorers
     scores = {name: run_scorer(fn, sample, completion) for name, fn in scorers.items()}
+    if completion.rejected is not None:
+        return _rejected(sample, completion, scores)
     error_type, detail = primary_error(sample, scores)
     return SampleRecord(
         sample=sample,
@@ -771,4 +773,18 @@ def score_sample(
         scores=scores,
         error_type=error_type,
         error_detail=detail,
+    )
+
+
+def _rejected(sample: Sample, completion: Completion, scores: dict[str, Score]) -> SampleRecord:
+    """A sample whose request was refused has no output: every scorer that applies to it fails
+    it (as BFCL counts an inference error), even one an empty answer would pass (irrelevance).
+    The scorers were run only to learn which apply; a sample they cannot score stays unscored."""
+    failed = Score(value=0.0, error_type=ErrorType.request_rejected, detail=completion.rejected)
+    return SampleRecord(
+        sample=sample,
+        completion=completion,
+        scores={name: failed if s.value is not None else s for name, s in scores.items()},
+        error_type=ErrorType.request_rejected,
+        error_detail=completion.rejected or "",
     )
