@@ -884,7 +884,8 @@ def bfcl_cmd(
             # Every category is checked before the first runs: a wrong file leaves nothing
             # half-done.
             every = [sample for suite in suites.values() for sample in suite.samples]
-            named = f"bfcl:{chosen[0]}" if len(chosen) == 1 else f"the {len(chosen)} categories"
+            many = f"the {len(chosen)} BFCL categories"
+            named = f"bfcl:{chosen[0]}" if len(chosen) == 1 else many
             said = _check_replay(backend, every, named)
             for category, suite in suites.items():
                 result = run_eval(
