@@ -1,4 +1,4 @@
-"""Hypothesis properties of redline.harness.parsing: round trips, invariances, robustness.
+"""Hypothesis properties of redline.parsing: round trips, invariances, robustness.
 
 Serialised calls parse back to the same calls in every format, whitespace between calls does not
 matter, reasoning never yields calls, and no parser raises on arbitrary or near-miss text.
@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from redline.harness.parsing import (
+from redline.parsing import (
     PARSERS,
     _bare_json,
     _parse_searching,

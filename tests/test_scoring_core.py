@@ -12,8 +12,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from redline.harness import parsing
-from redline.harness.parsing import PARSERS, Parsed, parse, parse_plain
+from redline import parsing
 from redline.metrics import scorers
 from redline.metrics.scorers import (
     RULES,
@@ -27,6 +26,7 @@ from redline.metrics.scorers import (
     pair_f1,
     score_sample,
 )
+from redline.parsing import PARSERS, Parsed, parse, parse_plain
 from redline.records import Sample, ToolCall
 from redline.rewards import (
     DEFAULT_SPEC,

@@ -105,9 +105,9 @@ def bfcl_truth(
     Every answer is written as model output (default: the seed's JSON format), parsed back and
     scored. Ground truth should score 100% everywhere; the table shows where it does not.
     """
-    from redline.harness.parsing import PARSERS
     from redline.harness.truth import truth_records
     from redline.metrics.aggregate import error_counts, summarize
+    from redline.parsing import PARSERS
     from redline.suites import bfcl_data as bd
 
     if fmt not in PARSERS:
@@ -212,7 +212,7 @@ def parse_cmd(
 ) -> None:
     """Parse one model output; print its completion record (calls, reasoning, error) as JSON.
     Exit 1 when it holds no usable call."""
-    from redline.harness.parsing import PARSERS, parse
+    from redline.parsing import PARSERS, parse
 
     if fmt != "auto" and fmt not in PARSERS:
         raise typer.BadParameter(
@@ -314,7 +314,7 @@ def fuzz_reward(
     as [{"name", "arguments"}]. A reward that reads its own columns gets them renamed with
     --column, and decoded with --objects.
     """
-    from redline.harness.parsing import PARSERS
+    from redline.parsing import PARSERS
     from redline.rewards.testing import PROPERTIES, check_reward, column_names, margins
 
     where, _, attr = target.rpartition(":")  # the last colon: a Windows path has one too
@@ -586,10 +586,10 @@ def eval_cmd(
     from redline.harness.backends import BackendError, make_backend, model_label
     from redline.harness.models import Sampling
     from redline.harness.openai_backend import ServerError
-    from redline.harness.parsing import PARSERS
     from redline.harness.prompts import MODES
     from redline.harness.runner import run_eval
     from redline.harness.runs import RunError
+    from redline.parsing import PARSERS
     from redline.suites.registry import SuiteError, load_suite
 
     if mode not in MODES:

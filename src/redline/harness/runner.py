@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from redline.harness.backends import Backend
-from redline.harness.parsing import parse
 from redline.harness.runs import (
     SAMPLES,
     RunError,
@@ -26,6 +25,7 @@ from redline.harness.runs import (
     write_metrics,
 )
 from redline.metrics.scorers import SCORERS, score_sample
+from redline.parsing import parse
 from redline.suites.registry import Suite
 
 T = TypeVar("T")
