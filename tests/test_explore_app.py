@@ -11,10 +11,10 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from redline.gate import Gate, fmt_points
 from redline.harness.runs import read_records
 from redline.reports import loading
 from redline.reports.loading import pct
-from redline.suites.gate import Gate, fmt_points
 from tests.explore_runs import BASELINE, PROSE, STEP2, STEP4, TRAIN
 
 APP = str(Path(loading.__file__).with_name("app.py"))

@@ -9,9 +9,9 @@ import shutil
 
 import pytest
 
+from redline.gate import Gate
 from redline.harness.runs import read_records
 from redline.reports import loading
-from redline.suites.gate import Gate
 from tests.explore_runs import BASELINE, FC_LIMIT, REG_LIMIT, STEP2, STEP4, TRAIN
 
 

@@ -862,8 +862,8 @@ def gate_cmd(
     Exit 0 when every red line holds, 1 when one is crossed (each is named), 2 when the gate
     cannot judge: a red line matching no metric (the nearest names are given), runs with no
     samples in common, a rule written in the wrong units."""
+    from redline.gate import Gate, fmt_points, fmt_value
     from redline.harness.runs import RunError
-    from redline.suites.gate import Gate, fmt_points, fmt_value
 
     try:
         result = Gate(baseline, redlines, require_power=require_power).check(candidate)
