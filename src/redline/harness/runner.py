@@ -24,9 +24,9 @@ from redline.harness.runs import (
     read_records,
     write_metrics,
 )
+from redline.harness.suite import Suite
 from redline.metrics.scorers import SCORERS, score_sample
 from redline.parsing import parse
-from redline.suites.registry import Suite
 
 T = TypeVar("T")
 
