@@ -92,7 +92,7 @@ def test_each_part_imports_only_what_its_layer_allows(part):
     assert not found, "layering broken:\n" + "\n".join(found)
 
 
-def test_parsing_is_a_package_of_its_own_and_the_old_module_is_gone():
+def test_the_moved_modules_leave_no_shim_behind():
     assert (PACKAGE / "parsing" / "__init__.py").is_file()
     assert not (PACKAGE / "harness" / "parsing.py").exists()
     assert not (PACKAGE / "suites" / "gate.py").exists()
