@@ -39,7 +39,7 @@ from typing import Any
 
 from common import best_rates, machine, official_check, official_decoder
 
-from redline.harness.parsing import format_calls
+from redline.parsing import format_calls
 from redline.records import ToolCall
 from redline.rewards import DEFAULT_SPEC, clear_caches, make_composite, make_reward
 from redline.suites.bfcl_cases import mutations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from redline.harness.parsing import parse
+from redline.parsing import parse
 
 
 def substring(prompts, completions, **columns):

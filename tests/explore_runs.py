@@ -10,9 +10,9 @@ import re
 import shutil
 from pathlib import Path
 
+from redline.gate import Gate
 from redline.harness.backends import make_backend
 from redline.harness.runner import run_eval
-from redline.suites.gate import Gate
 from redline.suites.registry import load_suite
 
 TRAIN = "grpo-demo"

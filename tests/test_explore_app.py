@@ -12,11 +12,11 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from redline.gate import Gate, fmt_points
 from redline.harness.runs import read_records
 from redline.reports import loading
 from redline.reports.loading import pct
 from redline.suites.bfcl_data import SINGLE_TURN_CATEGORIES
-from redline.suites.gate import Gate, fmt_points
 from tests.explore_runs import (
     BASELINE,
     BFCL_OTHER,

@@ -9,10 +9,10 @@ import shutil
 
 import pytest
 
+from redline.gate import Gate
 from redline.harness.runs import read_records
 from redline.reports import loading
 from redline.suites.bfcl_data import SINGLE_TURN_CATEGORIES
-from redline.suites.gate import Gate
 from tests.explore_runs import (
     BASELINE,
     BFCL_OTHER,

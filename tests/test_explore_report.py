@@ -14,9 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from redline.cli import app
+from redline.gate import Gate, fmt_points
 from redline.reports.loading import pct
 from redline.reports.report import write_report
-from redline.suites.gate import Gate, fmt_points
 from tests.explore_runs import BASELINE, STEP4, TRAIN
 
 runner = CliRunner()

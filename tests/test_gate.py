@@ -17,14 +17,10 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from redline.cli import app
-from redline.suites.gate import (
+from redline.gate import Gate, GateError, RedLine, judge, load_redlines
+from redline.metrics.stats import (
     Comparison,
-    Gate,
-    GateError,
-    RedLine,
     detectable_drop,
-    judge,
-    load_redlines,
     mcnemar,
     paired_bootstrap,
     paired_t,

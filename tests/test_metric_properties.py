@@ -8,8 +8,8 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from redline.harness.parsing import format_calls, parse
 from redline.metrics.scorers import SCORERS, score_sample
+from redline.parsing import format_calls, parse
 from redline.records import Completion, Sample, SampleRecord, ToolCall
 from redline.rewards.testing import calls_for, tool_schemas
 

@@ -1,4 +1,4 @@
-"""Table-driven tests for redline.harness.parsing: one case per parser behaviour.
+"""Table-driven tests for redline.parsing: one case per parser behaviour.
 
 Each case names the format, the raw output and what the parser must make of it; invariants that
 hold for every case (calls xor error, JSON round trip of the record) are checked on all of them.
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from redline.harness.parsing import (
+from redline.parsing import (
     PARSERS,
     format_calls,
     parse,

@@ -1,4 +1,4 @@
-"""Hypothesis properties of redline.harness.parsing: round trips, invariances, robustness.
+"""Hypothesis properties of redline.parsing: round trips, invariances, robustness.
 
 Serialised calls parse back to the same calls in every format, whitespace between calls does not
 matter, reasoning never yields calls, and no parser raises on arbitrary or near-miss text.
@@ -13,15 +13,15 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from redline.harness.parsing import (
+from redline.parsing import (
     PARSERS,
-    _bare_json,
-    _parse_searching,
     format_calls,
     parse,
     parse_openai_message,
     strip_reasoning,
 )
+from redline.parsing.formats import _parse_searching
+from redline.parsing.json import bare_json
 from redline.records import Completion, ParseErrorKind, ToolCall
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -308,7 +308,7 @@ def json_outputs(draw: st.DrawFn) -> str:
 def test_fast_path_agrees_with_the_search(text: str) -> None:
     # parse_plain reads the usual output (bare JSON calls) without searching; whenever it does,
     # the result is what the search gives.
-    fast = _bare_json(text)
+    fast = bare_json(text)
     if fast is None:
         return
     for fmt in ("auto", "json"):
@@ -326,12 +326,12 @@ def test_fast_path_agrees_with_the_search(text: str) -> None:
 
 def test_fast_path_takes_the_usual_output() -> None:
     text = ' [{"name": "f", "arguments": {"a": 1}}]\n'
-    assert _bare_json(text) is not None
-    assert _bare_json(" [ ]\n").calls == []
+    assert bare_json(text) is not None
+    assert bare_json(" [ ]\n").calls == []
     for other in ("ok " + text, text + "<think>", '{"name": "f", "arguments": "{}"}', "{}"):
-        assert _bare_json(other) is None
+        assert bare_json(other) is None
     # A tag inside a value still decides how the whole output is read (reasoning, hermes).
     for tag in TAGS:
         inside = json.dumps([{"name": "f", "arguments": {"note": tag}}])
-        assert _bare_json(inside) is None or tag == "</tool_call>"
+        assert bare_json(inside) is None or tag == "</tool_call>"
         test_fast_path_agrees_with_the_search.hypothesis.inner_test(inside)

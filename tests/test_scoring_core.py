@@ -12,8 +12,6 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from redline.harness import parsing
-from redline.harness.parsing import PARSERS, Parsed, parse, parse_plain
 from redline.metrics import scorers
 from redline.metrics.scorers import (
     RULES,
@@ -27,6 +25,8 @@ from redline.metrics.scorers import (
     pair_f1,
     score_sample,
 )
+from redline.parsing import PARSERS, Parsed, common, formats, parse, parse_plain, values
+from redline.parsing import json as json_format
 from redline.records import Sample, ToolCall
 from redline.rewards import (
     DEFAULT_SPEC,
@@ -305,13 +305,13 @@ def _deep(depth: int) -> dict[str, Any]:
 @SETTINGS
 @given(value=st.dictionaries(st.text(max_size=3), json_ish, max_size=4))
 def test_the_fast_json_check_agrees_with_the_walk(value):
-    assert parsing._json_problem(value) == parsing._json_walk(value)
+    assert values.json_problem(value) == values._json_walk(value)
 
 
 @pytest.mark.parametrize("depth", [97, 98, 99, 100, 101])
 def test_the_fast_json_check_agrees_at_the_depth_limit(depth):
     value = _deep(depth)
-    assert parsing._json_problem(value) == parsing._json_walk(value)
+    assert values.json_problem(value) == values._json_walk(value)
 
 
 call_objects = st.one_of(
@@ -329,15 +329,15 @@ call_objects = st.one_of(
 def _outcome(fn: Any, *args: Any) -> Any:
     try:
         return fn(*args)
-    except parsing._Fail as fail:
+    except common.ParseFailure as fail:
         return fail.error
 
 
 @SETTINGS
 @given(item=call_objects, where=st.sampled_from([None, 0, 2, "tool_calls[1]"]))
 def test_the_fast_call_check_agrees_with_the_careful_one(item, where):
-    assert _outcome(parsing._call_from_object, item, where) == _outcome(
-        parsing._checked_call, item, where
+    assert _outcome(values.call_from_object, item, where) == _outcome(
+        values._checked_call, item, where
     )
 
 
@@ -345,20 +345,20 @@ def test_the_fast_call_check_agrees_with_the_careful_one(item, where):
 @given(text=st.text(max_size=12), prefix=st.sampled_from(["", "{", "[{", "[", " {", "```"]))
 def test_the_format_shortcut_agrees_with_the_pattern(text, prefix):
     rest = prefix + text
-    if parsing.TOOL_CALL_OPEN in rest:
+    if common.TOOL_CALL_OPEN in rest:
         expected = "hermes"
-    elif parsing._PYTHON_CALL.match(rest):
+    elif formats._PYTHON_CALL.match(rest):
         expected = "python"
     else:
         expected = "json"
-    assert parsing._format_of(rest) == expected
+    assert formats._format_of(rest) == expected
 
 
 @SETTINGS
 @given(text=st.text(max_size=8), at=st.integers(0, 8))
 def test_the_quote_shortcut_is_a_json_opener(text, at):
     if text[at + 1 : at + 2] == '"':
-        assert parsing._JSONISH.match(text, at + 1)
+        assert json_format._JSONISH.match(text, at + 1)
 
 
 # --- answer matching ---------------------------------------------------------------------------

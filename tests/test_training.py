@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from redline.cli import app
-from redline.suites.gate import RedLine
+from redline.gate import RedLine
 from redline.training.config import ConfigError, GRPOSettings, SFTSettings, load_config
 from redline.training.grpo import _policy, run_grpo
 from tests.tiny_models import tiny_model

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from redline.cli import app
-from redline.harness.parsing import parse
 from redline.harness.prompts import get_mode
+from redline.parsing import parse
 from redline.suites import bfcl_data, xlam
 from redline.suites.devset import generate_dev_set
 from redline.training.data import (

@@ -164,9 +164,9 @@ def bfcl_truth(
     Every answer is written as model output (default: the seed's JSON format), parsed back and
     scored. Ground truth should score 100% everywhere; the table shows where it does not.
     """
-    from redline.harness.parsing import PARSERS
     from redline.harness.truth import truth_records
     from redline.metrics.aggregate import error_counts, summarize
+    from redline.parsing import PARSERS
     from redline.suites import bfcl_data as bd
 
     if fmt not in PARSERS:
@@ -271,7 +271,7 @@ def parse_cmd(
 ) -> None:
     """Parse one model output; print its completion record (calls, reasoning, error) as JSON.
     Exit 1 when it holds no usable call."""
-    from redline.harness.parsing import PARSERS, parse
+    from redline.parsing import PARSERS, parse
 
     if fmt != "auto" and fmt not in PARSERS:
         raise typer.BadParameter(
@@ -373,7 +373,7 @@ def fuzz_reward(
     as [{"name", "arguments"}]. A reward that reads its own columns gets them renamed with
     --column, and decoded with --objects.
     """
-    from redline.harness.parsing import PARSERS
+    from redline.parsing import PARSERS
     from redline.rewards.testing import PROPERTIES, check_reward, column_names, margins
 
     where, _, attr = target.rpartition(":")  # the last colon: a Windows path has one too
@@ -671,10 +671,10 @@ def eval_cmd(
     from redline.harness.backends import BackendError, make_backend, model_label
     from redline.harness.models import Sampling
     from redline.harness.openai_backend import ServerError
-    from redline.harness.parsing import PARSERS
     from redline.harness.prompts import MODES
     from redline.harness.runner import Interrupted, run_eval, stop_on_signals
     from redline.harness.runs import RunError
+    from redline.parsing import PARSERS
     from redline.suites.registry import SuiteError, load_suite
 
     if mode not in MODES:
@@ -1042,8 +1042,8 @@ def gate_cmd(
     Exit 0 when every red line holds, 1 when one is crossed (each is named), 2 when the gate
     cannot judge: a red line matching no metric (the nearest names are given), runs with no
     samples in common, a rule written in the wrong units."""
+    from redline.gate import Gate, fmt_points, fmt_value
     from redline.harness.runs import RunError
-    from redline.suites.gate import Gate, fmt_points, fmt_value
 
     try:
         result = Gate(baseline, redlines, require_power=require_power).check(candidate)

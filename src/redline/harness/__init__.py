@@ -1,1 +1,1 @@
-"""Model backends, prompt modes, output parsers, the runner and run folders (no scoring rules)."""
+"""Model backends, prompt modes, the runner and run folders (no scoring rules, no suites)."""

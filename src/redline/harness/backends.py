@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from redline.harness.parsing import parse
 from redline.harness.truth import truth_text
+from redline.parsing import parse
 from redline.records import (
     Completion,
     ParseError,

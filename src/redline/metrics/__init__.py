@@ -1,4 +1,5 @@
-"""Pure per-sample scorers, aggregate metrics and the BFCL-exact AST checker (no I/O)."""
+"""Pure per-sample scorers, aggregate metrics, the BFCL-exact AST checker and the gate's
+statistics (no I/O)."""
 
 from redline.metrics.aggregate import (
     METRIC_NAMES,

@@ -14,9 +14,9 @@ from typing import Any, NamedTuple
 
 from jsonschema.exceptions import SchemaError
 
-from redline.harness.parsing import Parsed, strip_reasoning
 from redline.metrics.bfcl import CATEGORY_MODE, Verdict, answer_from_calls, check
 from redline.metrics.checks import failed_checks
+from redline.parsing import Parsed, strip_reasoning
 from redline.records import (
     Completion,
     ErrorType,

@@ -15,11 +15,11 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
+from redline.gate import GateResult, fmt_points, fmt_value
 from redline.records import ParseErrorKind, error_text
 from redline.reports import loading
 from redline.reports.diff import diff_rows
 from redline.reports.loading import pct
-from redline.suites.gate import GateResult, fmt_points, fmt_value
 
 PAGES = ("Runs", "Errors", "Compare", "Sample", "Training")
 # Selections kept across pages and written to the URL, so a link can open any view.

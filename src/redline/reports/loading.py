@@ -16,19 +16,19 @@ from typing import Any
 
 import pandas as pd
 
-from redline.harness.runs import MANIFEST, METRICS, SAMPLES, compute_metrics, read_records
-from redline.metrics.aggregate import METRIC_NAMES
-from redline.records import SampleRecord
-from redline.suites.gate import (
+from redline.gate import (
     GateError,
     GateResult,
     RedLine,
-    compare,
     family,
     judge,
     load_redlines,
     unmatched_message,
 )
+from redline.harness.runs import MANIFEST, METRICS, SAMPLES, compute_metrics, read_records
+from redline.metrics.aggregate import METRIC_NAMES
+from redline.metrics.stats import compare
+from redline.records import SampleRecord
 
 TRAINING = "training.json"
 TRAIN_LOG = "train_log.jsonl"
@@ -474,7 +474,7 @@ def flips(base: pd.DataFrame, cand: pd.DataFrame) -> pd.DataFrame:
 def gate_between(
     base: EvalRun, cand: EvalRun, redlines: list[RedLine] | str | Path | None = None
 ) -> tuple[GateResult, list[str]]:
-    """The red-line gate (redline.suites.gate) between two runs of one suite, on the records
+    """The red-line gate (redline.gate) between two runs of one suite, on the records
     that can be read; the unreadable lines it skipped are returned as problems. A red line of
     the runs' family that matches no metric raises GateError (a ValueError)."""
     if base.suite != cand.suite:

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from redline.gate import RedLine, fmt_points, fmt_value, load_redlines
 from redline.reports import loading, plots
 from redline.reports.loading import pct
-from redline.suites.gate import RedLine, fmt_points, fmt_value, load_redlines
 
 FLIPS_LISTED = 40  # flipped samples named per comparison; the rest are counted
 

@@ -5,7 +5,7 @@ read are listed in ``COLUMNS``. Build variants with ``make_reward(name, fmt=...)
 ``make_composite(spec)``; check any reward function with ``redline.rewards.testing``.
 """
 
-from redline.harness.parsing import detect_format
+from redline.parsing import detect_format
 from redline.rewards.functions import (
     COLUMNS,
     DEFAULT_SPEC,

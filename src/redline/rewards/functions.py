@@ -20,8 +20,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from redline.harness.parsing import PARSERS, Parsed, parse_openai_message_plain, parse_plain
 from redline.metrics.scorers import RULES, TOGETHER, Outcome, Prepared, Rule, checked_calls
+from redline.parsing import PARSERS, Parsed, parse_openai_message_plain, parse_plain
 from redline.records import Completion, ErrorType, Sample, ToolCall, ToolSpec, error_text
 
 logger = logging.getLogger("redline.rewards")

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 from redline.corrupt import other_type, other_value
-from redline.harness.parsing import format_calls
+from redline.parsing import format_calls
 from redline.records import ToolCall, ToolSpec
 
 FORMATS = ("json", "hermes", "python")

@@ -1,1 +1,2 @@
-"""Suites and dataset loaders: BFCL data, the regression set and the gate (no generation code)."""
+"""The suite registry and dataset loaders: BFCL data, xLAM, the regression sets (no generation
+code, no run folders)."""

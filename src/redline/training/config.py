@@ -130,7 +130,7 @@ class GateSettings(_Strict):
     @field_validator("redlines")
     @classmethod
     def _readable_redlines(cls, value: Path | None) -> Path | None:
-        from redline.suites.gate import load_redlines
+        from redline.gate import load_redlines
 
         if value is not None:
             load_redlines(value)
@@ -140,7 +140,7 @@ class GateSettings(_Strict):
     def _lines_for_gated_suites(self) -> GateSettings:
         # A rule of a family no gated suite has could never be checked. (The default rules
         # cover both families; one whose family is not gated is simply not applied.)
-        from redline.suites.gate import family, load_redlines
+        from redline.gate import family, load_redlines
 
         if self.redlines is not None:
             families = {family(suite) for suite in self.suites}

@@ -22,8 +22,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from redline.harness.parsing import format_calls
 from redline.harness.prompts import get_mode
+from redline.parsing import format_calls
 from redline.records import Sample, ToolCall, ToolSpec, error_text
 
 SPLIT_SEED = 42

@@ -91,18 +91,18 @@ def make_gate_callback(
     """The callback; call ``attach(trainer)`` before ``trainer.train()``."""
     from transformers import TrainerCallback
 
-    from redline.harness.models import HFBackend, Sampling
-    from redline.harness.runner import run_eval
-    from redline.suites.gate import (
+    from redline.gate import (
         Gate,
         GateError,
         GateResult,
-        compare,
         family,
         judge,
         load_redlines,
         unmatched_message,
     )
+    from redline.harness.models import HFBackend, Sampling
+    from redline.harness.runner import run_eval
+    from redline.metrics.stats import compare
     from redline.suites.registry import load_suite
     from redline.suites.regression import kl_probe
     from redline.training.config import ConfigError

@@ -1,45 +1,41 @@
 """The red-line gate: compares a candidate run with a baseline run, metric by metric and category
-by category, with statistics, and says whether any red line was crossed.
+by category, and says whether any red line was crossed. Red lines come from YAML; one unit
+everywhere (red lines, tables, JSON): rates in percent (0-100), differences in percentage points.
 
-One unit everywhere (red lines, tables, JSON): rates in percent (0-100) and differences in
-percentage points. Per metric: both values, the delta, a 95% bootstrap interval of the delta
-paired by sample id, the pass->fail and fail->pass flips, the paired test (McNemar's exact test
-for pass/fail scores, a paired t-test otherwise) and, for each ``max_drop`` line, the smallest
-drop the test could detect at the run's size. Red lines come from YAML. Reads records; never
-recomputes a score.
+Its statistics are pure functions in redline.metrics.stats and its run folders are read by
+redline.harness.runs; this module holds the rules and the verdict. It is a module of its own, not
+part of a room: in redline.suites it made the suites import the harness, in redline.metrics it
+would read files, in redline.harness it would hold scoring rules. It sits above the harness and
+the metrics and below its callers (`redline gate`, the training callback, the reports), and
+imports no suite. Reads records; never recomputes a score.
 """
 
 from __future__ import annotations
 
 import difflib
 import fnmatch
-import json
 import math
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
-from scipy.optimize import brentq
-from scipy.stats import binom, binomtest, nct, t, ttest_1samp
 
-from redline.harness.runs import MANIFEST, SAMPLES, RunError, read_records
-from redline.metrics.aggregate import METRIC_NAMES
-from redline.records import SampleRecord, first_error
+from redline.harness.runs import RunError, load_run
+from redline.metrics.stats import (
+    POWER,
+    Comparison,
+    GateError,
+    compare,
+    detectable_drop,
+    metric_scores,
+)
+from redline.records import first_error
 
-BOOTSTRAP_SAMPLES = 2000
-CONFIDENCE = 0.95
-POWER = 0.8  # the power at which the detectable drop is reported
 UNITS = "percent (0-100); deltas, max_drop and detectable drops in percentage points"
 FAMILIES = ("fc", "regression")
 _GLOB = set("*?[")
-
-
-class GateError(ValueError):
-    """The gate cannot judge: a red line matches no metric, or a metric has no paired samples."""
 
 
 class RedLine(BaseModel):
@@ -165,27 +161,6 @@ def family(suite: str) -> str:
 
 
 @dataclass
-class Comparison:
-    """One metric compared over the samples both runs scored, in percent and points."""
-
-    metric: str
-    baseline: float
-    candidate: float
-    delta: float
-    low: float  # bootstrap interval of the delta
-    high: float
-    pairs: int  # samples both runs scored on this metric
-    pass_to_fail: int
-    fail_to_pass: int
-    p_value: float  # of ``test``
-    test: str = "mcnemar"  # "mcnemar" (every score 0 or 1), "paired_t", "none" (no pairs)
-    baseline_n: int = 0  # samples each run scored on this metric
-    candidate_n: int = 0
-    discordance: float = math.nan  # percent of the pairs whose scores differ
-    sd_diff: float = math.nan  # standard deviation of the per-sample differences, points
-
-
-@dataclass
 class Breach:
     line: str
     metric: str
@@ -241,176 +216,6 @@ def fmt_value(value: float | None) -> str:
 def fmt_points(value: float | None) -> str:
     """A difference in points, signed, one decimal; '-' for no value."""
     return "-" if value is None or math.isnan(value) else f"{value:+.1f}"
-
-
-# -- statistics (per-sample scores are fractions in [0, 1] here) ---------------------------------
-
-
-def paired_bootstrap(
-    base: np.ndarray, cand: np.ndarray, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0
-) -> tuple[float, float]:
-    """Percentile interval (``CONFIDENCE``) of mean(cand) - mean(base), resampling pairs."""
-    if len(base) == 0:
-        return math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    diffs = cand - base
-    picks = rng.integers(0, len(diffs), size=(samples, len(diffs)))
-    means = diffs[picks].mean(axis=1)
-    tail = (1 - CONFIDENCE) / 2
-    return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
-
-
-def mcnemar(pass_to_fail: int, fail_to_pass: int) -> float:
-    """McNemar's exact test: two-sided binomial test of the discordant pairs at 1/2."""
-    flips = pass_to_fail + fail_to_pass
-    if flips == 0:
-        return 1.0
-    return float(binomtest(pass_to_fail, flips, 0.5, alternative="two-sided").pvalue)
-
-
-def paired_t(diffs: np.ndarray) -> float:
-    """Two-sided p of a paired t-test on per-sample differences (candidate - baseline)."""
-    if len(diffs) < 2:
-        return 1.0  # one pair cannot show a difference beyond chance
-    if np.all(diffs == diffs[0]):
-        # No spread: every sample moved by the same amount (or none did).
-        return 0.0 if diffs[0] != 0 else 1.0
-    return float(ttest_1samp(diffs, 0.0).pvalue)
-
-
-@lru_cache(maxsize=256)
-def _mcnemar_critical(n: int, alpha: float) -> np.ndarray:
-    """For each count of discordant pairs D = 0..n, the fewest pass->fail flips with which
-    McNemar's exact test rejects at ``alpha`` in the direction of a drop (D + 1: never)."""
-    d = np.arange(n + 1)
-    # Two-sided exact p at 1/2 for k > D/2 is 2 * P(X >= k): reject when P(X >= k) < alpha/2.
-    start = binom.ppf(1 - alpha / 2, d, 0.5)
-    critical = np.full(n + 1, n + 2, dtype=float)
-    for step in (2, 1, 0, -1):  # ppf lands within one of the boundary; keep the smallest
-        k = np.clip(start + step, 0, None)
-        ok = (k <= d) & (k > d / 2) & (binom.sf(k - 1, d, 0.5) < alpha / 2)
-        critical = np.where(ok, np.minimum(critical, k), critical)
-    return np.where(critical > d, d + 1, critical)
-
-
-def mcnemar_power(n: int, discordance: float, drop: float, alpha: float) -> float:
-    """Probability that McNemar's exact test at ``alpha`` finds a drop of ``drop`` (a fraction)
-    significant over ``n`` pairs, when a share ``discordance`` of the pairs differ (at least
-    ``drop`` of them must: a drop flips that many samples)."""
-    psi = min(1.0, max(discordance, drop))
-    if n <= 0 or psi <= 0:
-        return 0.0
-    d = np.arange(n + 1)
-    to_fail = (psi + drop) / (2 * psi)  # share of the discordant pairs that are pass->fail
-    k = _mcnemar_critical(n, alpha)
-    return float(np.sum(binom.pmf(d, n, psi) * binom.sf(k - 1, d, to_fail)))
-
-
-def paired_t_power(n: int, sd: float, drop: float, alpha: float) -> float:
-    """Probability that the two-sided paired t-test at ``alpha`` finds a mean drop of ``drop``
-    significant over ``n`` pairs whose differences spread with ``sd`` (no less than a drop made
-    of whole-sample flips would: sqrt(drop * (1 - drop)))."""
-    if n < 2:
-        return 0.0
-    spread = max(sd, math.sqrt(max(drop * (1 - drop), 0.0)))
-    if spread == 0:
-        return 1.0 if drop > 0 else 0.0
-    df = n - 1
-    return float(nct.sf(t.ppf(1 - alpha / 2, df), df, drop * math.sqrt(n) / spread))
-
-
-def detectable_drop(
-    n: int,
-    alpha: float,
-    *,
-    binary: bool,
-    discordance: float = 0.0,
-    sd: float = 0.0,
-    power: float = POWER,
-) -> float | None:
-    """The smallest true drop (a fraction) the gate's test finds with probability ``power`` at
-    ``alpha`` over ``n`` pairs; None when not even a drop of everything would be."""
-
-    def power_at(drop: float) -> float:
-        if binary:
-            return mcnemar_power(n, discordance, drop, alpha)
-        return paired_t_power(n, sd, drop, alpha)
-
-    if power_at(1.0) < power:
-        return None
-    return float(brentq(lambda x: power_at(x) - power, 1e-9, 1.0, xtol=1e-7))
-
-
-# -- comparing runs -------------------------------------------------------------------------------
-
-
-def _scores(records: list[SampleRecord], fam: str) -> dict[str, dict[str, float]]:
-    """metric key -> {sample id: value}, overall (family/metric) and per category."""
-    out: dict[str, dict[str, float]] = {}
-    for record in records:
-        for scorer, score in record.scores.items():
-            if score.value is None:
-                continue
-            name = METRIC_NAMES.get(scorer, scorer)
-            out.setdefault(f"{fam}/{name}", {})[record.sample.id] = score.value
-            if record.sample.category:
-                key = f"{fam}/{record.sample.category}/{name}"
-                out.setdefault(key, {})[record.sample.id] = score.value
-    return out
-
-
-def _compare_metric(
-    metric: str, base: dict[str, float], cand: dict[str, float], seed: int
-) -> Comparison:
-    ids = sorted(set(base) & set(cand))
-    b = np.array([base[i] for i in ids], dtype=float)
-    c = np.array([cand[i] for i in ids], dtype=float)
-    if not ids:  # only one run scored it, or they scored different samples: nothing to pair
-        nan = math.nan
-        counts = {"baseline_n": len(base), "candidate_n": len(cand)}
-        return Comparison(metric, nan, nan, nan, nan, nan, 0, 0, 0, nan, "none", **counts)
-    low, high = paired_bootstrap(b, c, seed=seed)
-    # A sample passes a metric when it scores 1 on it.
-    p2f = int(np.sum((b == 1.0) & (c != 1.0)))
-    f2p = int(np.sum((b != 1.0) & (c == 1.0)))
-    diffs = c - b
-    binary = bool(np.all(np.isin(b, (0.0, 1.0))) and np.all(np.isin(c, (0.0, 1.0))))
-    p_value = mcnemar(p2f, f2p) if binary else paired_t(diffs)
-    sd = float(np.std(diffs, ddof=1)) if len(diffs) > 1 else 0.0
-    return Comparison(
-        metric,
-        100 * float(b.mean()),
-        100 * float(c.mean()),
-        100 * float(diffs.mean()),
-        100 * low,
-        100 * high,
-        len(ids),
-        p2f,
-        f2p,
-        p_value,
-        "mcnemar" if binary else "paired_t",
-        len(base),
-        len(cand),
-        100 * float(np.mean(diffs != 0)),
-        100 * sd,
-    )
-
-
-def compare(
-    baseline: list[SampleRecord], candidate: list[SampleRecord], fam: str, seed: int = 0
-) -> list[Comparison]:
-    """Every metric either run has, compared on the samples both scored (``pairs``; a metric
-    only one run scored has none). Raises GateError when the runs share no sample at all."""
-    shared = {r.sample.id for r in baseline} & {r.sample.id for r in candidate}
-    if not shared:
-        raise GateError(
-            f"no paired samples: the baseline holds {len(baseline)} samples and the candidate "
-            f"{len(candidate)}, with no sample id in common; the gate compares the same samples"
-        )
-    base, cand = _scores(baseline, fam), _scores(candidate, fam)
-    return [
-        _compare_metric(m, base.get(m, {}), cand.get(m, {}), seed) for m in sorted({*base, *cand})
-    ]
 
 
 def nearest_metrics(pattern: str, names: list[str], count: int = 3) -> list[str]:
@@ -500,18 +305,6 @@ def judge(table: list[Comparison], lines: list[RedLine], require_power: bool = F
     return result
 
 
-def _load_run(path: str | Path) -> tuple[str, list[SampleRecord]]:
-    folder = Path(path)
-    manifest = folder / MANIFEST
-    if not manifest.is_file() or not (folder / SAMPLES).is_file():
-        raise RunError(f"{folder} is not a run folder (needs {MANIFEST} and {SAMPLES})")
-    suite = json.loads(manifest.read_text(encoding="utf-8")).get("suite", "")
-    loaded = read_records(folder / SAMPLES)
-    if loaded.problems:
-        raise RunError("unreadable records: " + "; ".join(loaded.problems[:5]))
-    return suite, loaded.records
-
-
 class Gate:
     """``Gate(baseline_run, redlines).check(candidate_run) -> GateResult``."""
 
@@ -521,18 +314,18 @@ class Gate:
         redlines: list[RedLine] | str | Path | None = None,
         require_power: bool = False,
     ) -> None:
-        self.suite, self.records = _load_run(baseline)
+        self.suite, self.records = load_run(baseline)
         self.lines = redlines if isinstance(redlines, list) else load_redlines(redlines)
         self.require_power = require_power
 
     def metric_names(self) -> list[str]:
         """The metrics of the baseline run, as red lines name them."""
-        return sorted(_scores(self.records, family(self.suite)))
+        return sorted(metric_scores(self.records, family(self.suite)))
 
     def check(self, candidate: str | Path, strict: bool = True) -> GateResult:
         """Judge a candidate run. ``strict``: a line of this run's family that matches no
         metric, or a set of lines none of which applies to this run, raises GateError."""
-        suite, records = _load_run(candidate)
+        suite, records = load_run(candidate)
         if suite != self.suite:
             raise RunError(f"baseline ran {self.suite!r} but the candidate ran {suite!r}")
         table = compare(self.records, records, family(suite))
