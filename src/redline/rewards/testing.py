@@ -180,8 +180,13 @@ def _truncate(draw: st.DrawFn, case: Case) -> str | None:
 
 def _drop_required(draw: st.DrawFn, case: Case) -> str | None:
     tools = {t.name: t for t in case.tools}
+    # Not a parameter whose expected value is "": redline's answer form (BFCL's) reads "" as
+    # "may be left out", so leaving it out does not change what the answer means.
     spots = [
-        (i, p) for i, c in enumerate(case.calls) for p in tools[c.name].required if p in c.arguments
+        (i, p)
+        for i, c in enumerate(case.calls)
+        for p in tools[c.name].required
+        if p in c.arguments and c.arguments[p] != ""
     ]
     if not spots:
         return None
