@@ -381,6 +381,7 @@ def test_max_steps_must_be_positive_and_is_refused_before_a_model_loads(
         ({"max_steps": -5}, "max_steps"),
         ({"max_steps": 0}, "max_steps"),
         ({"seed": -1}, "seed"),
+        ({"seed": 2**32}, "seed"),
         ({"learning_rate": float("inf")}, "learning_rate"),
         ({"epochs": float("inf")}, "epochs"),
         ({"weight_decay": float("inf")}, "weight_decay"),

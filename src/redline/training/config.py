@@ -68,7 +68,7 @@ class _Common(_Strict):
     lr_scheduler: str = "linear"  # any transformers scheduler name ("constant", "cosine", ...)
     weight_decay: float = Field(0.0, ge=0)  # AdamW's decoupled decay, as in TrainingArguments
     logging_steps: int = Field(10, ge=1)
-    seed: int = Field(42, ge=0)  # numpy's seeds are 0 .. 2**32 - 1
+    seed: int = Field(42, ge=0, le=2**32 - 1)  # numpy's seeds (set_seed seeds numpy too)
     # None: on where the device supports them (a CUDA GPU; bf16 where it has bf16).
     bf16: bool | None = None
     gradient_checkpointing: bool | None = None
