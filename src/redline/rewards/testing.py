@@ -658,7 +658,7 @@ def check_reward(
             value = score(*example)
             seen["tried"] += 1
             seen["raised"] += value is _RAISED
-            seen["numbers"] += value is not _RAISED and value is not None
+            seen["numbers"] += isinstance(value, numbers.Real)
 
         _each(strategies, examples, visit)
         if seen["numbers"]:
