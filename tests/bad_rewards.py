@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from redline.parsing import parse
+from redline.rewards import REWARDS
 
 
 def substring(prompts, completions, **columns):
@@ -40,3 +41,19 @@ def first_row_only(prompts, completions, **columns):
 def one_reward(prompts, completions, **columns):
     """Always one reward, however many completions it is given."""
     return [0.0]
+
+
+def nothing(prompts, completions, **columns):
+    """None for every completion: TRL leaves each out, so it trains nothing."""
+    return [None for _ in completions]
+
+
+def mentions_name(prompts, completions, **columns):
+    """1 when the text holds the substring `"name"`: blind to what the call means."""
+    return [1.0 if '"name"' in text else 0.0 for text in completions]
+
+
+def messages_only(prompts, completions, **columns):
+    """Reads each completion as TRL's list of messages: raises on plain text."""
+    texts = [completion[-1]["content"] for completion in completions]
+    return REWARDS["composite"](prompts=prompts, completions=texts, **columns)

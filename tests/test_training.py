@@ -382,3 +382,51 @@ def test_a_run_folder_that_holds_a_run_is_refused(workspace):
     result = runner.invoke(app, ["train", "grpo", "--config", str(config)])
     assert result.exit_code == 2 and "already holds a training run" in result.output
     assert sorted(p.name for p in out.iterdir()) == ["training.json"], "nothing was touched"
+
+
+@pytest.mark.parametrize("kind", ["sft", "grpo"])
+@pytest.mark.parametrize("steps", ["-5", "0"])
+def test_max_steps_must_be_positive_and_is_refused_before_a_model_loads(
+    tmp_path, monkeypatch, kind, steps
+):
+    # `train sft --max-steps -5` used to run a full 3-epoch training.
+    started = []
+    monkeypatch.setattr(f"redline.training.{kind}.run_{kind}", lambda s: started.append(s))
+    config = write_yaml(tmp_path / "c.yaml", {"base_model": "m", "data": "d"})
+    result = runner.invoke(app, ["train", kind, "--config", str(config), "--max-steps", steps])
+    assert result.exit_code == 2, result.output
+    assert "--max-steps" in result.output and not started
+    config = write_yaml(tmp_path / "c.yaml", {"base_model": "m", "data": "d", "max_steps": -5})
+    result = runner.invoke(app, ["train", kind, "--config", str(config)])
+    assert result.exit_code == 2 and "max_steps" in result.output and not started
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"max_steps": -5}, "max_steps"),
+        ({"max_steps": 0}, "max_steps"),
+        ({"seed": -1}, "seed"),
+        ({"seed": 2**32}, "seed"),
+        ({"learning_rate": float("inf")}, "learning_rate"),
+        ({"epochs": float("inf")}, "epochs"),
+        ({"weight_decay": float("inf")}, "weight_decay"),
+        ({"limit": 0}, "limit"),
+        ({"lora": {"r": 0}}, r"lora\.r"),
+        ({"gate": {"suites": {"fc:dev": 0}}}, r"gate\.suites"),
+        ({"gate": {"suites": {"fc:dev": -4}}}, r"gate\.suites"),
+        ({"beta": float("inf")}, "beta"),
+        ({"temperature": float("nan")}, "temperature"),
+        ({"gate": {"beta_factor": float("inf")}}, r"gate\.beta_factor"),
+    ],
+)
+def test_numeric_config_fields_are_checked(tmp_path, fields, message):
+    config = write_yaml(tmp_path / "g.yaml", {"base_model": "m", "data": "d", **fields})
+    with pytest.raises(ConfigError, match=rf"g\.yaml: {message}"):
+        load_config(config, GRPOSettings)
+
+
+def test_max_steps_minus_one_still_means_train_for_the_epochs(tmp_path):
+    config = write_yaml(tmp_path / "s.yaml", {"base_model": "m", "data": "d", "max_steps": -1})
+    assert load_config(config, SFTSettings).max_steps == -1
+    assert load_config(config, SFTSettings, max_steps=7).max_steps == 7

@@ -15,6 +15,7 @@ from redline.suites import bfcl_data, xlam
 from redline.suites.devset import generate_dev_set
 from redline.training.data import (
     REFUSAL,
+    DataError,
     evaluation_prompts,
     evaluation_suites,
     normalise_prompt,
@@ -367,3 +368,94 @@ def test_cli_general_replay_without_a_model_says_what_to_do(tmp_path):
     )
     assert unused.exit_code == 2 and "--general-share" in unused.output
     assert not (tmp_path / "d").exists(), "nothing is written for a command that cannot run"
+
+
+# -- bad lines in a local source ----------------------------------------------------------------
+
+
+def test_bad_lines_are_dropped_with_file_line_and_reason_and_the_rest_is_prepared(tmp_path):
+    # A truncated line used to stop the whole file ("Expected object or value at position 38",
+    # no line number) and a `null` line gave a pyarrow error: each is one dropped row now.
+    good = [row(i, f"Weather in town {i}?", call(city=f"t{i}")) for i in range(4)]
+    lines = [json.dumps(good[0]), json.dumps(good[1])[:38], "null", "", json.dumps(good[2])]
+    lines += ["[1, 2]", json.dumps(good[3])]
+    path = tmp_path / "mine.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    prepared = prepare(str(path), negatives=0.0, suites=[])
+    assert sorted(s.id for s in prepared.train + prepared.val) == ["mine_0", "mine_2", "mine_3"]
+    drops = {d.where: d for d in prepared.drops}
+    assert set(drops) == {f"{path}:2", f"{path}:3", f"{path}:6"}
+    assert all(d.layer == "format" for d in drops.values())
+    assert drops[f"{path}:2"].reason.startswith("not JSON")
+    assert "null" in drops[f"{path}:3"].reason and "list" in drops[f"{path}:6"].reason
+    report = prepared.report()  # the blank line is no row
+    assert (report["read"], report["kept"], report["unreadable"]) == (6, 3, 3)
+    out = tmp_path / "out"
+    write_prepared(prepared, out, "json")
+    written = [json.loads(line) for line in (out / "dropped.jsonl").read_text().splitlines()]
+    assert {w["where"] for w in written} == set(drops)
+    assert all(w["reason"] for w in written)
+
+
+def test_cli_prepare_keeps_going_past_bad_lines_and_says_where_they_are(tmp_path):
+    path = tmp_path / "mine.jsonl"
+    good = [row(i, f"Weather in town {i}?", call(city=f"t{i}")) for i in range(3)]
+    path.write_text("\n".join([json.dumps(good[0]), "null", json.dumps(good[1])[:38]]) + "\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["data", "prepare", "--source", str(path), "--out", str(out), "--negatives", "0"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (out / "train.jsonl").is_file()
+    assert "2 bad lines" in result.output and f"{path}:2" in result.output
+
+
+def test_an_absurdly_long_row_is_dropped_as_too_long(tmp_path):
+    from redline.training.data import MAX_ROW_CHARS
+
+    rows = [
+        row(0, "Weather in Oslo?", call(city="Oslo")),
+        row(1, "Weather " + "x" * 2_000_000 + "?", call(city="Lima")),  # a 2 MB query
+        row(2, "Weather in Rome?", call(city="R" * (MAX_ROW_CHARS + 1))),
+    ]
+    path = tmp_path / "mine.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    prepared = prepare(str(path), negatives=0.0, suites=[])
+    assert [s.id for s in prepared.train + prepared.val] == ["mine_0"]
+    reasons = {d.id: d.reason for d in prepared.drops}
+    assert set(reasons) == {"mine_1", "mine_2"}
+    assert all(r.startswith("too_long: ") and f"{MAX_ROW_CHARS:,}" in r for r in reasons.values())
+    assert prepared.report()["drop_reasons"]["format"] == {"too_long": 2}
+
+
+def test_a_json_array_file_names_the_item_and_a_broken_one_its_line(tmp_path):
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps([row(0, "Weather in Oslo?", call(city="Oslo")), None]))
+    prepared = prepare(str(path), negatives=0.0, suites=[])
+    assert [s.id for s in prepared.train + prepared.val] == ["mine_0"]
+    assert [d.where for d in prepared.drops] == [f"{path}: item 1"]
+    broken = tmp_path / "broken.json"
+    broken.write_text('[\n  {"query": "a",\n  "tools": [}\n]')
+    with pytest.raises(DataError, match=r"broken\.json: not JSON.*line 3"):
+        prepare(str(broken), negatives=0.0, suites=[])
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--limit", "0"),
+        ("--limit", "-3"),
+        ("--builtin-size", "0"),
+        ("--negatives", "-0.1"),
+        ("--negatives", "nan"),
+        ("--general-share", "nan"),
+        ("--general-share", "-1"),
+        ("--general-max-new-tokens", "0"),
+    ],
+)
+def test_cli_prepare_refuses_numbers_out_of_range(tmp_path, option, value):
+    out = tmp_path / "out"
+    args = ["data", "prepare", "--source", "builtin", "--out", str(out), option, value]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert option in result.output and not out.exists()

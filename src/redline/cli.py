@@ -363,18 +363,30 @@ def fuzz_reward(
         ),
     ] = False,
 ) -> None:
-    """Fuzz a TRL-shaped reward function with the property battery; exit 1 on any violation.
+    """Fuzz a TRL-shaped reward function with the property battery; exit 1 on any violation,
+    and on any property that ran no example to completion (not tested: every call raised or
+    gave None).
 
-    Properties: bounded, no_exception, deterministic, perfect_beats_corruption,
-    key_order_and_whitespace, more_calls_never_help, think_earns_nothing, batch_consistent,
-    linear_time. Each violation is printed with hypothesis' minimal example. The function is
+    Properties: no_exception, not_always_none, bounded, deterministic,
+    perfect_beats_corruption (no corruption above the perfect completion; drop_required,
+    wrong_type, wrong_value and rename_function below it in at least 75% of cases, but those the
+    reward's blind_to attribute says it does not look at), key_order_and_whitespace,
+    more_calls_never_help, think_earns_nothing, batch_consistent, linear_time. Each violation
+    is printed with hypothesis' minimal example. The function is
     called as f(prompts=..., completions=..., tools=[JSON], answers=[JSON]), one JSON text per
     completion in each column, as TRL passes dataset columns: tools in OpenAI's form, answers
     as [{"name", "arguments"}]. A reward that reads its own columns gets them renamed with
     --column, and decoded with --objects.
     """
     from redline.parsing import PARSERS
-    from redline.rewards.testing import PROPERTIES, check_reward, column_names, margins
+    from redline.rewards.testing import (
+        NOT_TESTED,
+        PROPERTIES,
+        blind_spots,
+        check_reward,
+        column_names,
+        margins,
+    )
 
     where, _, attr = target.rpartition(":")  # the last colon: a Windows path has one too
     if not where or not attr:
@@ -417,6 +429,11 @@ def fuzz_reward(
     if not callable(fn):
         err_console.print(f"[red]error:[/red] {target} is not callable")
         raise typer.Exit(2)
+    try:
+        blind = blind_spots(fn)
+    except ValueError as exc:
+        err_console.print(f"[red]error:[/red] {target}: {exc}")
+        raise typer.Exit(2) from exc
     console.print(f"fuzzing {target} with {examples} examples per property ...")
     left_out = [p for p in PROPERTIES if p not in chosen]
     if only:
@@ -425,7 +442,12 @@ def fuzz_reward(
         console.print(f"  leaving out {', '.join(left_out)}")
 
     def said(prop: str, found: Any, seconds: float) -> None:
-        mark = "[red]FAIL[/red]" if found else "[green]ok[/green]  "
+        if found is None:
+            mark = "[green]ok[/green]        "
+        elif found.status == NOT_TESTED:
+            mark = "[yellow]not tested[/yellow]"
+        else:
+            mark = "[red]FAIL[/red]      "
         console.print(f"  {mark} {prop:<26} {seconds:6.1f} s")
 
     # How the battery and the margins hand completions and ground truth to the reward.
@@ -448,13 +470,31 @@ def fuzz_reward(
     if show_margins:
         with console.status("scoring each corruption against the perfect completion"):
             rows = margins(fn, **handing)
-        _print_margins(rows, examples)
-    for v in violations:
-        console.print(f"[red]VIOLATED[/red] {v.prop}: {v.message}")
+        _print_margins(rows, examples, blind)
+    if blind and "perfect_beats_corruption" in chosen:
+        console.print(
+            "perfect_beats_corruption holds the reward to what it claims; it says it does not "
+            "look at " + _blind_said(blind),
+            soft_wrap=True,
+        )
+    broken = [v for v in violations if v.status != NOT_TESTED]
+    untested = [v for v in violations if v.status == NOT_TESTED]
+    for v in broken:
+        console.print(f"[red]VIOLATED[/red] {v.prop}: {v.message}", soft_wrap=True)
         if v.example:
             console.print_json(json.dumps(v.example, default=repr, ensure_ascii=False))
+    said: dict[str, list[str]] = {}  # properties not tested for the same reason, said once
+    for v in untested:
+        said.setdefault(v.message, []).append(v.prop)
+    for message, props in said.items():
+        console.print(f"[yellow]NOT TESTED[/yellow] {', '.join(props)}: {message}", soft_wrap=True)
     if violations:
-        console.print(f"{len(violations)} propert{'y' if len(violations) == 1 else 'ies'} violated")
+        parts = []
+        if broken:
+            parts.append(f"{len(broken)} propert{'y' if len(broken) == 1 else 'ies'} violated")
+        if untested:
+            parts.append(f"{len(untested)} not tested (no example ran to completion)")
+        console.print(", ".join(parts))
         raise typer.Exit(1)
     if left_out:
         console.print(f"the properties run hold ({len(left_out)} of {len(PROPERTIES)} left out)")
@@ -462,7 +502,15 @@ def fuzz_reward(
         console.print("all properties hold")
 
 
-def _print_margins(rows: list[Any], examples: int) -> None:
+def _blind_said(blind: dict[str, str]) -> str:
+    """What a reward declares it does not look at, each reason said once."""
+    by_reason: dict[str, list[str]] = {}
+    for name, why in blind.items():
+        by_reason.setdefault(why, []).append(name)
+    return "; ".join(f"{', '.join(names)} ({why})" for why, names in by_reason.items())
+
+
+def _print_margins(rows: list[Any], examples: int, blind: dict[str, str]) -> None:
     """fuzz-reward's margins table (see redline.rewards.testing.margins)."""
     console.print(
         f"margins: each corruption against the perfect completion, up to {examples} cases "
@@ -484,7 +532,12 @@ def _print_margins(rows: list[Any], examples: int) -> None:
         cells += [mean(m.perfect_mean), mean(m.corrupted_mean), mean(m.mean_drop)]
         cells += [share(n, m.scored) for n in (m.below, m.ties, m.above)]
         console.print(f"  {m.corruption:<16}" + "".join(f"{c:>10}" for c in cells), highlight=False)
-    unseen = [f"{m.corruption} {share(m.ties, m.scored)}" for m in rows if m.ties]
+    unseen = [
+        f"{m.corruption} {share(m.ties, m.scored)}"
+        + (" (declared: does not look at it)" if m.corruption in blind else "")
+        for m in rows
+        if m.ties
+    ]
     if unseen:
         console.print(
             f"ties (cases the reward cannot tell from the perfect one): {', '.join(unseen)}",

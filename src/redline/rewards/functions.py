@@ -207,6 +207,7 @@ class RewardFunction:
         config: dict[str, Any] | None = None,
         weights: Sequence[tuple[str, float]] | None = None,
         keep_outcomes: bool = False,
+        blind_to: Mapping[str, str] | None = None,
     ) -> None:
         if fmt != "auto" and fmt not in PARSERS:
             raise ValueError(f"unknown output format {fmt!r}; choose auto, {', '.join(PARSERS)}")
@@ -220,6 +221,9 @@ class RewardFunction:
         self.reward_range = reward_range
         self.fmt = fmt
         self.config = {"name": name, "fmt": fmt, **(config or {})}
+        # The mistakes that change what an answer means which this reward does not look at, by
+        # design, with why (redline.rewards.testing holds a reward to seeing the others).
+        self.blind_to = dict(blind_to or {})
         self.errors = 0
         self.unscored = 0
         self._logged: set[str] = set()
@@ -438,7 +442,29 @@ def _toolrl(scores: Mapping[str, Outcome], sample: Sample) -> float | None:
 
 def _single(name: str, scorer: str, fmt: str = "auto") -> RewardFunction:
     shape = _value_of(scorer)
-    return RewardFunction(name, (scorer,), shape, (0.0, 1.0), fmt, weights=[(scorer, 1.0)])
+    blind = BLIND_TO.get(name)
+    return RewardFunction(
+        name, (scorer,), shape, (0.0, 1.0), fmt, weights=[(scorer, 1.0)], blind_to=blind
+    )
+
+
+_MEANING = ("drop_required", "wrong_type", "wrong_value", "rename_function")
+# What each reward does not look at among the mistakes that change an answer's meaning (the
+# battery's meaning corruptions), and why: a tie there is the reward's design, not a flaw.
+BLIND_TO: dict[str, dict[str, str]] = {
+    "parse": dict.fromkeys(_MEANING, "parse asks only whether the calls parse"),
+    "schema_hit": dict.fromkeys(
+        ("wrong_type", "wrong_value"),
+        "schema_hit asks only that each call names an offered tool and gives its required "
+        "parameters",
+    ),
+    "exec": {
+        "wrong_value": "exec asks only that the arguments validate against the schema, which a "
+        "wrong value of the right type does"
+    },
+    "format_strict": dict.fromkeys(_MEANING, "format_strict judges the output's form only"),
+    "abstain": dict.fromkeys(_MEANING, "abstain judges only whether a call was made"),
+}
 
 
 def make_reward(name: str, fmt: str = "auto", spec: Any = None) -> RewardFunction:
@@ -450,7 +476,14 @@ def make_reward(name: str, fmt: str = "auto", spec: Any = None) -> RewardFunctio
     if name in _SINGLE:
         return _single(name, _SINGLE[name], fmt)
     if name == "abstain":
-        return RewardFunction("abstain", ("irrelevance", "parse"), _abstain, (-1.0, 1.0), fmt)
+        return RewardFunction(
+            "abstain",
+            ("irrelevance", "parse"),
+            _abstain,
+            (-1.0, 1.0),
+            fmt,
+            blind_to=BLIND_TO["abstain"],
+        )
     if name == "toolrl":
         return RewardFunction("toolrl", ("toolrl", "format_strict"), _toolrl, (-3.0, 4.0), fmt)
     raise ValueError(f"unknown reward {name!r}; known: {', '.join(REWARD_NAMES)}")
@@ -560,6 +593,13 @@ def make_composite(
     weights = None
     if all(reads is not None for reads, _, _ in shapes):
         weights = [(reads, w) for reads, _, w in shapes]
+    # A composite sees what any part with a weight sees.
+    weighted = [reward.blind_to for reward, w in parts if w != 0]
+    blind = {
+        corruption: "none of its weighted parts looks at it"
+        for corruption in _MEANING
+        if all(corruption in part for part in weighted)
+    }
     return RewardFunction(
         name,
         scorers,
@@ -569,4 +609,5 @@ def make_composite(
         config={"spec": spec_out},
         weights=weights,
         keep_outcomes=keep_outcomes,
+        blind_to=blind,
     )

@@ -128,12 +128,22 @@ def prepare_cmd(
     table.add_row("train / val", f"{report['train']} / {report['val']}", "seed 42, 90/10")
     console.print(table)
     console.print(f"checked against {len(report['suites_checked'])} evaluation suites")
+    if prepared.unreadable:
+        first = prepared.unreadable[0]
+        count = len(prepared.unreadable)
+        console.print(
+            f"[yellow]{count} bad line{'s' if count != 1 else ''}[/yellow] (not JSON, or not an "
+            f"object) dropped and the rest prepared; each is in {out / 'dropped.jsonl'} with its "
+            f"FILE:LINE. First: {first.where}: {first.reason}",
+            soft_wrap=True,
+        )
 
 
 ConfigArg = Annotated[Path, typer.Option("--config", help="YAML config (see the README).")]
 OutOption = Annotated[Path | None, typer.Option(help="Run folder (overrides the config's out).")]
 StepsOption = Annotated[
-    int | None, typer.Option(help="Stop after N optimizer steps (overrides the config).")
+    int | None,
+    typer.Option(help="Stop after N optimizer steps (overrides the config).", min=1),
 ]
 
 

@@ -30,7 +30,8 @@ class ConfigError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # No NaN or infinity in any float field: a learning rate of .inf passes `gt=0`.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class LoraSettings(_Strict):
@@ -60,18 +61,28 @@ class _Common(_Strict):
     lora: LoraSettings = LoraSettings()
     learning_rate: float = Field(2e-4, gt=0)
     epochs: float = Field(3, gt=0)
-    max_steps: int = -1  # > 0 overrides epochs
+    max_steps: int = -1  # > 0 overrides epochs; -1 (transformers' "none"): train for epochs
     batch_size: int = Field(4, ge=1)
     gradient_accumulation_steps: int = Field(4, ge=1)
     warmup_ratio: float = Field(0.03, ge=0, lt=1)
     lr_scheduler: str = "linear"  # any transformers scheduler name ("constant", "cosine", ...)
     weight_decay: float = Field(0.0, ge=0)  # AdamW's decoupled decay, as in TrainingArguments
     logging_steps: int = Field(10, ge=1)
-    seed: int = 42
+    seed: int = Field(42, ge=0, le=2**32 - 1)  # numpy's seeds (set_seed seeds numpy too)
     # None: on where the device supports them (a CUDA GPU; bf16 where it has bf16).
     bf16: bool | None = None
     gradient_checkpointing: bool | None = None
     limit: int | None = Field(None, ge=1)  # train on the first N rows only (smoke runs)
+
+    @field_validator("max_steps")
+    @classmethod
+    def _positive_steps(cls, value: int) -> int:
+        # transformers takes any value <= 0 as "train for the epochs": -5 ran a full training.
+        if value != -1 and value < 1:
+            raise ValueError(
+                f"must be a positive number of steps, or -1 to train for epochs; got {value}"
+            )
+        return value
 
     @field_validator("base_model")
     @classmethod
@@ -121,6 +132,9 @@ class GateSettings(_Strict):
 
         if not value:
             raise ValueError("the gate needs at least one suite")
+        small = {name: limit for name, limit in value.items() if limit is not None and limit < 1}
+        if small:
+            raise ValueError(f"a suite's limit is a positive number of samples (or null): {small}")
         known = suite_names()
         unknown = [name for name in value if name not in known]
         if unknown:

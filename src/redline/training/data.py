@@ -49,6 +49,11 @@ VALUE_KEYWORDS = frozenset(
     }
 )
 LAYERS = ("format", "execution", "semantic", "duplicate", "eval_overlap")
+# The longest row kept, in characters of its query, tools and answers together (as JSON text).
+# No prompt this harness trains on comes near it (the longest BFCL prompt with its tools is a few
+# thousand characters); a row above it is a broken export, not an example, and is dropped as
+# too_long before it can take a training step's memory.
+MAX_ROW_CHARS = 100_000
 # Output format of the target text per prompt mode.
 TARGET_FORMAT = {"json": "json", "native": "hermes", "python": "python"}
 
@@ -66,6 +71,8 @@ class Row:
     query: Any
     tools: Any
     answers: Any
+    where: str | None = None  # FILE:LINE (or FILE: item N) for a row read from a local file
+    problem: str | None = None  # why the line is no row at all (not JSON, not an object)
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,7 @@ class Drop:
     layer: str
     reason: str
     general: bool = False  # a general replay prompt, not a row of the source
+    where: str | None = None  # FILE:LINE of a row read from a local file
 
 
 @dataclass
@@ -87,6 +95,7 @@ class Prepared:
     settings: dict[str, Any] = field(default_factory=dict)
     general: int = 0
     general_wanted: int = 0
+    unreadable: list[Drop] = field(default_factory=list)  # lines that held no row at all
 
     def report(self) -> dict[str, Any]:
         by_layer = Counter(d.layer for d in self.drops)
@@ -96,6 +105,7 @@ class Prepared:
             reasons[d.layer][d.reason.split(": ")[0]] += 1
         return {
             "read": self.read,
+            "unreadable": len(self.unreadable),
             "kept": self.read - sum(not d.general for d in self.drops),
             "dropped": {layer: by_layer.get(layer, 0) for layer in LAYERS},
             "drop_reasons": {k: dict(v.most_common()) for k, v in reasons.items() if v},
@@ -167,11 +177,70 @@ def read_source(source: str, builtin_size: int = 1200) -> tuple[list[Row], list[
     path = Path(source)
     if not path.is_file():
         raise DataError(f"data source {source!r} is neither builtin, xlam nor an existing file")
+    if path.suffix in (".json", ".jsonl"):
+        return _rows_from_json(path), []
     try:
         dataset = xlam._load(str(path))
     except Exception as exc:  # noqa: BLE001
         raise DataError(f"cannot read {path}: {exc}") from exc
     return _rows_from_dataset(dataset, path.stem), []
+
+
+def _rows_from_json(path: Path) -> list[Row]:
+    """The rows of a local JSON array or JSON-lines file, read here rather than by datasets:
+    one bad line (truncated, ``null``) becomes one row that is dropped with its FILE:LINE,
+    where datasets stopped the whole file without naming the line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from exc
+    if text.lstrip().startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            # One array is one value: nothing after the break can be read.
+            raise DataError(
+                f"{path}: not JSON ({exc.msg}) at line {exc.lineno}, column {exc.colno}"
+            ) from None
+        return [
+            _row_of(item, index, path.stem, f"{path}: item {index}")
+            for index, item in enumerate(items)
+        ]
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue  # a blank line is no row (datasets skips them too)
+        where = f"{path}:{number}"
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            rows.append(
+                Row(
+                    f"{path.stem}_{len(rows)}",
+                    None,
+                    None,
+                    None,
+                    where,
+                    f"not JSON ({exc.msg}, column {exc.colno})",
+                )
+            )
+            continue
+        rows.append(_row_of(item, len(rows), path.stem, where))
+    return rows
+
+
+def _row_of(item: Any, index: int, prefix: str, where: str) -> Row:
+    """One decoded line or array item as a Row; anything but an object is a row to drop."""
+    if not isinstance(item, dict):
+        kind = "null" if item is None else type(item).__name__
+        return Row(f"{prefix}_{index}", None, None, None, where, f"not an object but {kind}")
+    return Row(
+        id=f"{prefix}_{item.get('id', index)}",
+        query=item.get("query"),
+        tools=item.get("tools"),
+        answers=item.get("answers"),
+        where=where,
+    )
 
 
 # -- the three validation layers -------------------------------------------------------------
@@ -216,8 +285,25 @@ def _empty_required_strings(spec: ToolSpec, arguments: dict[str, Any]) -> str | 
     return None
 
 
+def _size(value: Any) -> int:
+    """Characters of a row's value as it is stored: text as it is, anything else as JSON."""
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        return len(value)
+    try:
+        return len(json.dumps(value, ensure_ascii=False))
+    except (TypeError, ValueError):
+        return len(str(value))
+
+
 def validate_row(row: Row) -> Sample:
     """The row as a Sample, or raises ``_Dropped`` naming the first layer it fails."""
+    if row.problem is not None:
+        raise _Dropped("format", row.problem)
+    size = sum(_size(v) for v in (row.query, row.tools, row.answers))
+    if size > MAX_ROW_CHARS:
+        raise _Dropped("format", f"too_long: {size:,} characters (the limit is {MAX_ROW_CHARS:,})")
     if not isinstance(row.query, str) or not row.query.strip():
         raise _Dropped("format", "query is empty or not text")
     tools = _decoded(row.tools, "tools")
@@ -466,20 +552,25 @@ def prepare(
     asked = evaluation_prompts(suites, extra)
     kept: list[Sample] = []
     drops: list[Drop] = []
+    unreadable: list[Drop] = []
     seen: dict[tuple[str, tuple[str, ...]], str] = {}
     for row in rows:
         try:
             sample = validate_row(row)
         except _Dropped as drop:
-            drops.append(Drop(row.id, drop.layer, drop.reason))
+            drops.append(Drop(row.id, drop.layer, drop.reason, where=row.where))
+            if row.problem is not None:
+                unreadable.append(drops[-1])
             continue
         text = normalise_prompt(sample.messages[-1]["content"])
         if text in asked:
-            drops.append(Drop(row.id, "eval_overlap", f"asked by {asked[text]}"))
+            reason = f"asked by {asked[text]}"
+            drops.append(Drop(row.id, "eval_overlap", reason, where=row.where))
             continue
         key = (text, tuple(sorted(t.name for t in sample.tools)))
         if key in seen:
-            drops.append(Drop(row.id, "duplicate", f"same request and tools as: {seen[key]}"))
+            reason = f"same request and tools as: {seen[key]}"
+            drops.append(Drop(row.id, "duplicate", reason, where=row.where))
             continue
         seen[key] = row.id
         kept.append(sample)
@@ -499,7 +590,7 @@ def prepare(
     }
     checked = [*suites, *extra]
     return Prepared(
-        train, val, drops, len(rows), len(added), checked, settings, len(replay), wanted
+        train, val, drops, len(rows), len(added), checked, settings, len(replay), wanted, unreadable
     )
 
 
