@@ -1275,7 +1275,3 @@ _add_training_commands()
 
 def main() -> None:  # pragma: no cover - console entry point
     app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
