@@ -2,10 +2,12 @@
 
 Each command parses options, calls library functions and prints; no scoring logic lives here.
 One module per command group: `evaluate` (eval, score, suites, parse), `bfcl` (bfcl,
-bfcl-truth), `gate`, `reports` (report, explore) and `fuzz` (fuzz-reward), with what they
-share in `common`; the `data` and `train` groups are redline.training.cli's. A command imports
-what it runs inside its function, so that `redline --help` imports none of torch,
-transformers or httpx. The table below registers the commands in the order --help lists them.
+bfcl-truth), `gate`, `reports` (report, explore), `fuzz` (fuzz-reward) and `training` (the
+`data` and `train` groups), with what they share in `common`. The training commands moved in
+from redline.training so that every command is found here and typer is imported nowhere else:
+the packages below are libraries, usable without the command line. A command imports what it
+runs inside its function, so that `redline --help` imports none of torch, transformers or
+httpx. The table below registers the commands in the order --help lists them.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Annotated
 import typer
 
 from redline import __version__
-from redline.cli import bfcl, evaluate, fuzz, gate, reports
+from redline.cli import bfcl, evaluate, fuzz, gate, reports, training
 from redline.cli.common import console
 
 app = typer.Typer(
@@ -67,14 +69,8 @@ app.command("report")(reports.report_cmd)
 app.command("explore")(reports.explore_cmd)
 
 
-def _add_training_commands() -> None:
-    from redline.training.cli import data_app, train_app
-
-    app.add_typer(data_app, name="data")
-    app.add_typer(train_app, name="train")
-
-
-_add_training_commands()
+app.add_typer(training.data_app, name="data")
+app.add_typer(training.train_app, name="train")
 
 
 def main() -> None:  # pragma: no cover - console entry point
