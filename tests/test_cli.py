@@ -32,6 +32,35 @@ def test_console_script_is_installed():
     assert "bfcl-truth" in out.stdout
 
 
+# Libraries that take seconds to import, or that a machine without a model has no use for.
+HEAVY = ("torch", "transformers", "trl", "peft", "datasets", "httpx", "streamlit", "bfcl_eval")
+
+
+def test_help_imports_no_model_or_server_library():
+    # Each command imports what it runs inside its function, so help answers at once.
+    code = (
+        "import sys, typer\n"
+        "from typer.testing import CliRunner\n"
+        "from redline.cli import app\n"
+        "def walk(command, path):\n"
+        "    yield path\n"
+        "    for name, sub in getattr(command, 'commands', {}).items():\n"
+        "        yield from walk(sub, [*path, name])\n"
+        "for path in walk(typer.main.get_command(app), []):\n"
+        "    result = CliRunner().invoke(app, [*path, '--help'])\n"
+        "    assert result.exit_code == 0, (path, result.output)\n"
+        "    print('command', ' '.join(path) or '-')\n"
+        "print('modules', *sorted(sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    lines = out.stdout.splitlines()
+    shown = [line.removeprefix("command ") for line in lines if line.startswith("command ")]
+    assert {"-", "eval", "bfcl", "explore", "train grpo"} <= set(shown)
+    loaded = {name.partition(".")[0] for name in lines[-1].split()[1:]}
+    assert "redline" in loaded and "typer" in loaded  # the list is the real one
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
 def test_version_flag_and_command_say_the_same():
     flag, command = runner.invoke(app, ["--version"]), runner.invoke(app, ["version"])
     assert flag.exit_code == 0 and command.exit_code == 0, flag.output + command.output

@@ -20,6 +20,10 @@ FORBIDDEN = {
     "harness": ("suites", "rewards", "training", "reports", "cli", "gate"),
     "suites": ("harness", "rewards", "training", "reports", "cli", "gate"),
     "gate": ("suites", "rewards", "training", "reports", "cli"),
+    # The command line is the top floor: a library part never imports it.
+    "rewards": ("cli",),
+    "training": ("cli",),
+    "reports": ("cli",),
 }
 
 
@@ -78,7 +82,7 @@ def _module(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-@pytest.mark.parametrize("part", [*CORE, "harness", "suites", "gate"])
+@pytest.mark.parametrize("part", [*CORE, "harness", "suites", "gate", *FORBIDDEN])
 def test_each_part_imports_only_what_its_layer_allows(part):
     files = _files(part)
     assert all(f.is_file() for f in files) and files, f"redline.{part} is not where STYLE puts it"
@@ -92,10 +96,26 @@ def test_each_part_imports_only_what_its_layer_allows(part):
     assert not found, "layering broken:\n" + "\n".join(found)
 
 
+def test_only_the_command_line_imports_typer():
+    # Every command lives in redline.cli; the packages below it are libraries without one.
+    outside, imports = [], 0
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.is_relative_to(PACKAGE / "cli"):
+            continue
+        found = imported_modules(path.read_text(encoding="utf-8"), _module(path))
+        imports += len(found)
+        names = [name for _, name in found if name.partition(".")[0] == "typer"]
+        outside += [f"{_module(path)} imports {name}" for name in names]
+    assert imports > 0 and (PACKAGE / "cli" / "__init__.py").is_file()
+    assert not outside, "\n".join(outside)
+
+
 def test_the_moved_modules_leave_no_shim_behind():
     assert (PACKAGE / "parsing" / "__init__.py").is_file()
     assert not (PACKAGE / "harness" / "parsing.py").exists()
     assert not (PACKAGE / "suites" / "gate.py").exists()
+    assert not (PACKAGE / "cli.py").exists()
+    assert not (PACKAGE / "training" / "cli.py").exists()
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from redline.cli import _CONCURRENCY, app
+from redline.cli import app, common
 from redline.harness.models import HFBackend, Sampling
 from redline.harness.openai_backend import DEFAULT_CONCURRENCY
 from redline.harness.runner import rescore, run_eval
@@ -76,7 +76,7 @@ def eval_args(url: str, out: Path, *extra: str) -> list[str]:
 
 
 def test_the_default_concurrency_is_one_number():
-    assert _CONCURRENCY == DEFAULT_CONCURRENCY
+    assert common.DEFAULT_CONCURRENCY == DEFAULT_CONCURRENCY
 
 
 def test_a_rejected_request_becomes_that_samples_record_and_the_run_goes_on(

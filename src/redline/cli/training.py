@@ -1,6 +1,6 @@
-"""`redline data ...` and `redline train ...`: typer commands over the training package.
+"""`redline data ...` and `redline train ...`: typer commands over redline.training.
 
-Options in, library calls, tables out; the work is in data.py, sft.py and grpo.py.
+Options in, library calls, tables out; the work is in redline.training's data, sft and grpo.
 """
 
 from __future__ import annotations
@@ -10,11 +10,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-console = Console(width=max(120, Console().width))
-err_console = Console(stderr=True, soft_wrap=True)
+from redline.cli.common import console, err_console
 
 data_app = typer.Typer(help="Prepare training data.", no_args_is_help=True)
 train_app = typer.Typer(
