@@ -25,8 +25,11 @@ from redline.cli.common import (
     check_replay,
     console,
     err_console,
+    exit_if_rejected,
     fmt_percent,
     resume_command,
+    run_exits,
+    run_settings,
 )
 
 
@@ -202,12 +205,10 @@ def bfcl_cmd(
     request, 3 when it is down, 130 on Ctrl-C or SIGTERM (finished samples kept)."""
     import csv
 
-    from redline.harness.backends import BackendError, make_backend, model_label
+    from redline.harness.backends import make_backend, model_label
     from redline.harness.models import Sampling
-    from redline.harness.openai_backend import ServerError
     from redline.harness.prompts import MODES
-    from redline.harness.runner import Interrupted, run_eval, stop_on_signals
-    from redline.harness.runs import RunError
+    from redline.harness.runner import run_eval, stop_on_signals
     from redline.metrics.bfcl_scores import (
         AGGREGATES,
         OVERALL_COLUMNS,
@@ -218,7 +219,7 @@ def bfcl_cmd(
         summary,
     )
     from redline.suites import bfcl_data as bd
-    from redline.suites.registry import SuiteError, load_suite
+    from redline.suites.registry import load_suite
 
     if mode not in MODES:
         raise typer.BadParameter(f"unknown prompt mode {mode!r}", param_hint="--mode")
@@ -240,70 +241,51 @@ def bfcl_cmd(
     runs: dict[str, CategoryRun] = {}
     resume = resume_command(ctx, folder)
     rejected: list[tuple[int, str]] = []  # per category: count, first message
-    try:
-        with stop_on_signals() as stop:
-            with stop.interruptible():  # loading a model takes a while: Ctrl-C stops it at once
-                backend = make_backend(
-                    model,
-                    mode=mode,
-                    sampling=sampling,
-                    allow_missing=allow_missing,
-                    concurrency=concurrency,
+    with run_exits(resume, (bd.BFCLDataError,)), stop_on_signals() as stop:
+        with stop.interruptible():  # loading a model takes a while: Ctrl-C stops it at once
+            backend = make_backend(
+                model,
+                mode=mode,
+                sampling=sampling,
+                allow_missing=allow_missing,
+                concurrency=concurrency,
+            )
+        sizes = {c: len(bd.load_entries(c, bfcl_data)) for c in bd.SINGLE_TURN_CATEGORIES}
+        suites = {
+            c: load_suite(f"bfcl:{c}", limit=limit, bfcl_data=bfcl_data, first=first)
+            for c in chosen
+        }
+        # Every category is checked before the first runs: a wrong file leaves nothing
+        # half-done.
+        every = [sample for suite in suites.values() for sample in suite.samples]
+        many = f"the {len(chosen)} BFCL categories"
+        named = f"bfcl:{chosen[0]}" if len(chosen) == 1 else many
+        said = check_replay(backend, every, named)
+        for category, suite in suites.items():
+            result = run_eval(
+                suite,
+                backend,
+                folder / category,
+                fmt="auto" if offline else MODES[mode].parser,
+                batch_size=batch_size,
+                progress=True,  # a bar on a terminal, else lines on stderr
+                stop=stop,
+                settings=run_settings(model, mode, sampling, limit, batch_size, concurrency),
+            )
+            if result.interrupted:
+                err_console.print(
+                    f"stopped by {result.interrupted} in {category}: {result.kept} of "
+                    f"{len(suite.samples)} samples are kept in {folder / category} "
+                    f"({len(runs)} categories finished before it); run the same command "
+                    f"again to resume:\n  {resume}"
                 )
-            sizes = {c: len(bd.load_entries(c, bfcl_data)) for c in bd.SINGLE_TURN_CATEGORIES}
-            suites = {
-                c: load_suite(f"bfcl:{c}", limit=limit, bfcl_data=bfcl_data, first=first)
-                for c in chosen
-            }
-            # Every category is checked before the first runs: a wrong file leaves nothing
-            # half-done.
-            every = [sample for suite in suites.values() for sample in suite.samples]
-            many = f"the {len(chosen)} BFCL categories"
-            named = f"bfcl:{chosen[0]}" if len(chosen) == 1 else many
-            said = check_replay(backend, every, named)
-            for category, suite in suites.items():
-                result = run_eval(
-                    suite,
-                    backend,
-                    folder / category,
-                    fmt="auto" if offline else MODES[mode].parser,
-                    batch_size=batch_size,
-                    progress=True,  # a bar on a terminal, else lines on stderr
-                    stop=stop,
-                    settings={
-                        "limit": limit,
-                        "batch_size": batch_size,
-                        "concurrency": concurrency if model.startswith("openai:") else None,
-                        "mode": None if offline else mode,
-                        "sampling": None if offline else sampling.__dict__,
-                    },
-                )
-                if result.interrupted:
-                    err_console.print(
-                        f"stopped by {result.interrupted} in {category}: {result.kept} of "
-                        f"{len(suite.samples)} samples are kept in {folder / category} "
-                        f"({len(runs)} categories finished before it); run the same command "
-                        f"again to resume:\n  {resume}"
-                    )
-                    raise typer.Exit(130)
-                if result.rejected:
-                    rejected.append((result.rejected, f"{category}: {result.first_rejection}"))
-                said += result.problems
-                overall = result.metrics["overall"]
-                metric = overall["metrics"].get(verdict.get(category, "ast_accuracy"))
-                runs[category] = category_run(metric, overall["errors"])
-    except (SuiteError, BackendError, RunError, bd.BFCLDataError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    except Interrupted as exc:
-        err_console.print(f"stopped by {stop.signal_name} before any sample ran")
-        raise typer.Exit(130) from exc
-    except ServerError as exc:
-        kept = "".join(f"\n{note};" for note in getattr(exc, "__notes__", []))
-        err_console.print(
-            f"[red]error:[/red] {exc}{kept}\nrun the same command again to resume:\n  {resume}"
-        )
-        raise typer.Exit(3) from exc
+                raise typer.Exit(130)
+            if result.rejected:
+                rejected.append((result.rejected, f"{category}: {result.first_rejection}"))
+            said += result.problems
+            overall = result.metrics["overall"]
+            metric = overall["metrics"].get(verdict.get(category, "ast_accuracy"))
+            runs[category] = category_run(metric, overall["errors"])
     for problem in said:
         err_console.print(f"[yellow]warning:[/yellow] {problem}")
     # One computation; the console, metrics.json and the CSV are three views of it.
@@ -336,13 +318,7 @@ def bfcl_cmd(
         )
     )
     console.print(f"leaderboard files: {folder / 'metrics.json'}, {folder / 'bfcl_scores.csv'}")
-    if rejected:
-        count = sum(n for n, _ in rejected)
-        err_console.print(
-            f"[red]error:[/red] {count} requests were rejected (kept as failed request_rejected "
-            f"records); first: {rejected[0][1]}"
-        )
-        raise typer.Exit(4)
+    exit_if_rejected(sum(n for n, _ in rejected), rejected[0][1] if rejected else "", "")
 
 
 def _bfcl_note(key: str, part: Any, board: dict[str, Any]) -> str:

@@ -1,11 +1,15 @@
 """What the command groups share: the consoles, the options `eval` and `bfcl` both take, the
-command line that resumes a run, and the metrics table `eval` and `score` print.
+command line that resumes a run, their exit statuses, and the metrics table `eval` and `score`
+print.
 
 Importing it imports typer and rich only, so that `redline --help` stays fast."""
 
 from __future__ import annotations
 
 import math
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -147,3 +151,56 @@ def check_replay(backend: Any, samples: list, suite: str) -> list[str]:
         return []
     said = backend.check(samples, suite)
     return [said] if said else []
+
+
+def run_settings(
+    model: str, mode: str, sampling: Any, limit: int | None, batch_size: int, concurrency: int
+) -> dict[str, Any]:
+    """What a run's manifest records of how eval and bfcl generate (offline specs generate
+    nothing, so they record no mode or sampling)."""
+    offline = model == "truth" or model.startswith("replay:")
+    return {
+        "limit": limit,
+        "batch_size": batch_size,
+        "concurrency": concurrency if model.startswith("openai:") else None,
+        "mode": None if offline else mode,
+        "sampling": None if offline else sampling.__dict__,
+    }
+
+
+@contextmanager
+def run_exits(resume: str, extra: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
+    """The exit statuses eval and bfcl share: 2 for a suite, backend or run folder that cannot
+    be used (and ``extra``), 130 for a signal before any sample ran, 3 for a server that is down,
+    each with its message; what finished is kept in every case."""
+    from redline.harness.backends import BackendError
+    from redline.harness.openai_backend import ServerError
+    from redline.harness.runner import Interrupted
+    from redline.harness.runs import RunError
+    from redline.suites.registry import SuiteError
+
+    try:
+        yield
+    except (SuiteError, BackendError, RunError, *extra) as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    except Interrupted as exc:
+        name = signal.Signals(exc.args[0]).name if exc.args else "a signal"
+        err_console.print(f"stopped by {name} before any sample ran")
+        raise typer.Exit(130) from exc
+    except ServerError as exc:
+        kept = "".join(f"\n{note};" for note in getattr(exc, "__notes__", []))
+        err_console.print(
+            f"[red]error:[/red] {exc}{kept}\nrun the same command again to resume:\n  {resume}"
+        )
+        raise typer.Exit(3) from exc
+
+
+def exit_if_rejected(rejected: int, first: str, of: str) -> None:
+    """Exit 4 when the server rejected requests, naming how many and the first."""
+    if rejected:
+        err_console.print(
+            f"[red]error:[/red] {rejected}{of} requests were rejected (kept as failed "
+            f"request_rejected records); first: {first}"
+        )
+        raise typer.Exit(4)

@@ -24,8 +24,11 @@ from redline.cli.common import (
     check_replay,
     console,
     err_console,
+    exit_if_rejected,
     metrics_table,
     resume_command,
+    run_exits,
+    run_settings,
 )
 
 
@@ -155,14 +158,12 @@ def eval_cmd(
     sample is kept as a failed `request_rejected` record), 3 when the server is down (finished
     samples kept), 130 on Ctrl-C or SIGTERM (finished samples kept; the command that resumes is
     printed)."""
-    from redline.harness.backends import BackendError, make_backend, model_label
+    from redline.harness.backends import make_backend, model_label
     from redline.harness.models import Sampling
-    from redline.harness.openai_backend import ServerError
     from redline.harness.prompts import MODES
-    from redline.harness.runner import Interrupted, run_eval, stop_on_signals
-    from redline.harness.runs import RunError
+    from redline.harness.runner import run_eval, stop_on_signals
     from redline.parsing import PARSERS
-    from redline.suites.registry import SuiteError, load_suite
+    from redline.suites.registry import load_suite
 
     if mode not in MODES:
         raise typer.BadParameter(f"unknown prompt mode {mode!r}", param_hint="--mode")
@@ -180,48 +181,29 @@ def eval_cmd(
     )
     out = out or Path("runs") / f"{_suite_label(suite)}-{model_label(model)}"
     resume = resume_command(ctx, out)
-    try:
-        with stop_on_signals() as stop:
-            with stop.interruptible():  # loading a model takes a while: Ctrl-C stops it at once
-                loaded = load_suite(
-                    suite, limit=limit, bfcl_data=bfcl_data, first=first, draw_seed=draw_seed
-                )
-                backend = make_backend(
-                    model,
-                    mode=mode,
-                    sampling=sampling,
-                    allow_missing=allow_missing,
-                    concurrency=concurrency,
-                )
-            said = check_replay(backend, loaded.samples, suite)
-            result = run_eval(
-                loaded,
-                backend,
-                out,
-                fmt=fmt,
-                batch_size=batch_size,
-                progress=True,
-                stop=stop,
-                settings={
-                    "limit": limit,
-                    "batch_size": batch_size,
-                    "concurrency": concurrency if model.startswith("openai:") else None,
-                    "mode": None if offline else mode,
-                    "sampling": None if offline else sampling.__dict__,
-                },
+    with run_exits(resume), stop_on_signals() as stop:
+        with stop.interruptible():  # loading a model takes a while: Ctrl-C stops it at once
+            loaded = load_suite(
+                suite, limit=limit, bfcl_data=bfcl_data, first=first, draw_seed=draw_seed
             )
-    except (SuiteError, BackendError, RunError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    except Interrupted as exc:
-        err_console.print(f"stopped by {stop.signal_name} before any sample ran")
-        raise typer.Exit(130) from exc
-    except ServerError as exc:
-        kept = "".join(f"\n{note};" for note in getattr(exc, "__notes__", []))
-        err_console.print(
-            f"[red]error:[/red] {exc}{kept}\nrun the same command again to resume:\n  {resume}"
+            backend = make_backend(
+                model,
+                mode=mode,
+                sampling=sampling,
+                allow_missing=allow_missing,
+                concurrency=concurrency,
+            )
+        said = check_replay(backend, loaded.samples, suite)
+        result = run_eval(
+            loaded,
+            backend,
+            out,
+            fmt=fmt,
+            batch_size=batch_size,
+            progress=True,
+            stop=stop,
+            settings=run_settings(model, mode, sampling, limit, batch_size, concurrency),
         )
-        raise typer.Exit(3) from exc
     for problem in [*result.problems, *said]:
         err_console.print(f"[yellow]warning:[/yellow] {problem}")
     if result.interrupted:
@@ -235,12 +217,7 @@ def eval_cmd(
     console.print(
         f"{result.scored} samples scored now, {result.resumed} resumed; run folder: {result.path}"
     )
-    if result.rejected:
-        err_console.print(
-            f"[red]error:[/red] {result.rejected} of {len(loaded.samples)} requests were "
-            f"rejected (kept as failed request_rejected records); first: {result.first_rejection}"
-        )
-        raise typer.Exit(4)
+    exit_if_rejected(result.rejected, result.first_rejection, f" of {len(loaded.samples)}")
 
 
 def _suite_label(suite: str) -> str:
