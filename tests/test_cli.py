@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from redline import __version__
 from redline.cli import app
+from redline.harness.backends import MODEL_SPECS
 from tests.test_bfcl_data import write_fixture
 
 runner = CliRunner()
@@ -187,14 +188,6 @@ def test_parse_detects_the_format_and_reads_dash_as_standard_input():
 # -- bfcl and eval share their model specs, sampling options and folder naming --------------
 
 SAMPLING_OPTIONS = {"max_new_tokens", "temperature", "top_p", "seed", "thinking"}
-MODEL_SPECS = (
-    "truth",
-    "replay:FILE",
-    "smollm2",
-    "smollm2+lora:ADAPTER",
-    "hf:PATH_OR_ID[+lora:ADAPTER]",
-    "openai:BASE_URL#MODEL",
-)
 
 
 def _params(name: str) -> dict[str, Any]:
@@ -216,6 +209,8 @@ def test_bfcl_takes_every_sampling_option_eval_has():
 def test_model_help_lists_every_spec(monkeypatch, name):
     monkeypatch.setattr("typer.rich_utils.MAX_WIDTH", 250)
     shown = _flat(runner.invoke(app, [name, "--help"]).output)
+    # Every spec make_backend takes (the list its errors give) is in the help.
+    assert len(MODEL_SPECS) == 6 and "smollm2+lora:ADAPTER" in MODEL_SPECS
     for spec in MODEL_SPECS:
         assert f"{spec} (" in shown, (name, spec)
 
