@@ -412,11 +412,6 @@ def pct(value: float | None) -> str:
     return "-" if value is None or math.isnan(value) else f"{100 * value:.1f}"
 
 
-def points(value: float | None) -> str:
-    """A difference of fractions in percentage points, signed; '-' for no value."""
-    return "-" if value is None or math.isnan(value) else f"{100 * value:+.1f}"
-
-
 def verdict_metric(table: dict[str, Any]) -> str | None:
     """The metric that judges this part of a metrics table (a category, or overall)."""
     for name in VERDICT_METRICS:
