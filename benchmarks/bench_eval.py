@@ -1,6 +1,7 @@
 """Harness overhead: the embedded model on 64 samples through `redline eval`'s runner (prompt,
 generate, parse, score, append records) against a bare batched ``model.generate`` loop at the
-same batch size, same model object, one process. Target: within 10% of the bare loop.
+same batch size, same model object, one process. Target: within 10% of the bare loop. Also
+prints scoring's share of the runner's time (the time inside ``score_sample``).
 Run: .venv/bin/python benchmarks/bench_eval.py [--samples 64 --batch-size 16 --max-new-tokens 64]
 """
 
@@ -13,8 +14,8 @@ import time
 import torch
 from common import machine
 
+from redline.harness import runner
 from redline.harness.models import HFBackend, Sampling, smollm2_path
-from redline.harness.runner import run_eval
 from redline.suites.registry import load_suite
 
 
@@ -51,10 +52,25 @@ def main() -> None:
             tokenizer.batch_decode(out[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
         return time.perf_counter() - start
 
+    scoring = []  # seconds inside score_sample, per harness pass
+    score_sample = runner.score_sample
+
+    def timed_score(*a, **k):
+        start = time.perf_counter()
+        try:
+            return score_sample(*a, **k)
+        finally:
+            scoring[-1] += time.perf_counter() - start
+
+    runner.score_sample = timed_score
+
     def harness() -> float:
+        scoring.append(0.0)
         with tempfile.TemporaryDirectory() as folder:
             start = time.perf_counter()
-            run_eval(suite, backend, folder, fmt="json", batch_size=args.batch_size, progress=False)
+            runner.run_eval(
+                suite, backend, folder, fmt="json", batch_size=args.batch_size, progress=False
+            )
             return time.perf_counter() - start
 
     # Warm-up on one small batch: first calls allocate memory and pick kernels.
@@ -68,12 +84,14 @@ def main() -> None:
         times["bare"].append(bare())
         times["harness"].append(harness())
     best = {k: min(v) for k, v in times.items()}
+    scored = scoring[times["harness"].index(best["harness"])]
     print(f"machine: {machine()}, torch threads {torch.get_num_threads()}")
     shape = f"batch {args.batch_size}, {args.max_new_tokens} new tokens"
     print(f"{len(suite.samples)} samples of {args.suite}, {shape}")
     print(f"bare model.generate loop : {best['bare']:7.2f} s")
     print(f"redline eval runner      : {best['harness']:7.2f} s")
     print(f"harness overhead: {100 * (best['harness'] / best['bare'] - 1):+.1f}%")
+    print(f"scoring (score_sample)   : {scored * 1e3:7.1f} ms, {scored / best['harness']:.4%}")
 
 
 if __name__ == "__main__":

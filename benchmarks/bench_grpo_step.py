@@ -6,7 +6,7 @@ bench_rewards.py sets the rewards against the official checker; this sets them a
 they are there for: "rewards must never be what a GRPO step waits on". Data: redline's builtin
 training rows (``data prepare --source builtin``), written to a temporary folder; no gate.
 Each reward is wrapped in a timer that keeps its ``__name__`` (TRL logs by it), so the rewards'
-time is measured as TRL calls them, caches and all.
+time is measured as TRL calls them.
 Run: .venv/bin/python benchmarks/bench_grpo_step.py   (about 2 minutes on two CPU cores)
 """
 

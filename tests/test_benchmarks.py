@@ -37,7 +37,6 @@ def test_reward_benchmark_prints_each_rate():
         r"a GRPO step's five rewards",
         r"official from BFCL python text",
         r"official from BFCL json +text",
-        r"composite, samples built \(later epoch\)",
         r"json.loads of the inputs alone",
         r"semantic_f1 reward alone",
     ):

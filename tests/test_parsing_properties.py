@@ -306,20 +306,20 @@ def json_outputs(draw: st.DrawFn) -> str:
     text=st.one_of(json_outputs(), json_outputs(), token_soup, near_misses().map(lambda c: c[1]))
 )
 def test_fast_path_agrees_with_the_search(text: str) -> None:
-    # parse_plain reads the usual output (bare JSON calls) without searching; whenever it does,
+    # parse reads the usual output (bare JSON calls) without searching; whenever it does,
     # the result is what the search gives.
     fast = bare_json(text)
     if fast is None:
         return
     for fmt in ("auto", "json"):
         slow = _parse_searching(text, fmt)
-        got = (fast.raw, fast.format, fast.reasoning, fast.calls, fast.error, fast.extra_text)
+        got = (fast.raw, fast.format, fast.reasoning, fast.calls, fast.parse_error, fast.extra_text)
         assert got == (
             slow.raw,
             slow.format,
             slow.reasoning,
             slow.calls,
-            slow.error,
+            slow.parse_error,
             slow.extra_text,
         )
 

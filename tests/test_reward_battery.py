@@ -245,7 +245,7 @@ def test_a_100_kb_completion_must_score_in_milliseconds_by_default():
 
 
 def test_linear_time_times_scoring_not_a_cache_lookup():
-    # A reward that caches by text (redline's do) must be timed on texts it has not seen.
+    # A reward that caches by text must be timed on texts it has not seen.
     seen = set()
 
     def cached_and_slow(prompts, completions, **columns):

@@ -14,6 +14,7 @@ from redline.rewards import (
     RewardFunction,
     completion_of,
     detect_format,
+    functions,
     load_spec,
     make_composite,
     make_reward,
@@ -226,12 +227,12 @@ def test_score_one_completion_from_its_row():
     assert rewards.toolrl.score("no idea", row) == -3.0
 
 
-def test_columns_stored_as_datasets_structs_lose_the_nulls_arrow_filled_in(caplog):
+def test_columns_stored_as_datasets_structs_lose_the_nulls_arrow_filled_in(caplog, monkeypatch):
     # A datasets column of nested objects has one Arrow struct type for all rows: every row
     # gets every key any row has, None where it had none. Read literally, the rows' tools gain
     # null parameter schemas (unscoreable) and their answers null arguments (F1 drops).
     datasets = pytest.importorskip("datasets")
-    rewards.clear_caches()  # the warning is said once a process
+    monkeypatch.setattr(functions, "_NULLS_SAID", False)  # the warning is said once a process
     other_tool = {
         "type": "function",
         "function": {

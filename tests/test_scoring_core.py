@@ -1,6 +1,6 @@
 """The scoring core's fast paths against the general ones: rewards equal the metric scorers'
-scores shaped, a batch equals its rows scored one by one, and each shortcut (plain parsing,
-argument checks, answer matching) gives what the careful path gives, on generated inputs."""
+scores shaped, a batch equals its rows scored one by one, and each shortcut (JSON checks,
+call checks, answer matching) gives what the careful path gives, on generated inputs."""
 
 from __future__ import annotations
 
@@ -9,34 +9,24 @@ import math
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from redline.metrics import scorers
 from redline.metrics.scorers import (
     RULES,
     SCORERS,
-    TOGETHER,
     Prepared,
     _Gold,
     _matches,
     _value_key,
-    checked_calls,
     pair_f1,
     score_sample,
 )
-from redline.parsing import PARSERS, Parsed, common, formats, parse, parse_plain, values
+from redline.parsing import common, formats, parse, values
 from redline.parsing import json as json_format
 from redline.records import Sample, ToolCall
-from redline.rewards import (
-    DEFAULT_SPEC,
-    REWARDS,
-    clear_caches,
-    functions,
-    make_composite,
-    make_reward,
-)
-from redline.rewards.functions import RewardFunction, _sample_from_row
+from redline.rewards import DEFAULT_SPEC, REWARDS, functions, make_reward
+from redline.rewards.functions import _sample_from_row
 from redline.rewards.testing import NO_CALL_TEXT, cases, completions, corrupted
 from redline.training.grpo import reward_functions
 
@@ -109,49 +99,6 @@ def test_a_batch_equals_its_completions_scored_one_by_one(examples, order):
     assert fn(completions=[t for _, t in items], **listed) == one_by_one_of(fn, items)
 
 
-@SETTINGS
-@given(
-    example=scored_rows(),
-    weights=st.lists(st.sampled_from([0.0, 0.25, 1.0, 2.5, -1.0]), min_size=4, max_size=4),
-)
-def test_the_inline_weighted_sum_is_the_shape(example, weights):
-    # Rewards that are a weighted sum of scores compute it inline; the shape they carry (what
-    # the general path calls) must give the very same numbers, None included.
-    assume(sum(weights) != 0)  # a spec whose weights sum to 0 is refused (test_rewards)
-    row, texts = example
-    texts = [*texts[:3], '{"name": "f", "arguments": {"a": 1}}', "[]"]  # five completions
-    columns = {k: [v] * len(texts) for k, v in row.items()}
-    names = ("parse", "schema_hit", "exec", "semantic_f1")
-    spec = [{"name": n, "weight": w} for n, w in zip(names, weights, strict=True)]
-    for fn in (make_composite(spec), make_reward("semantic_f1")):
-        assert fn._evaluate.__func__ is RewardFunction._summed  # the inline sum
-        general = RewardFunction(fn.__name__, fn.scorers, fn.shape, fn.reward_range, fn.fmt)
-        assert fn(completions=texts, **columns) == general(completions=texts, **columns)
-        # A tool schema that cannot be scored leaves schema_hit and exec out: the rest rescaled.
-        assert fn(completions=texts, **_BAD_SCHEMA) == general(completions=texts, **_BAD_SCHEMA)
-
-
-_BAD_SCHEMA = {
-    "tools": [json.dumps([{"name": "f", "parameters": {"properties": {"a": {"type": "bogus"}}}}])]
-    * 5,
-    "answers": [json.dumps([{"name": "f", "arguments": {"a": 1}}])] * 5,
-}
-
-
-def test_a_repeated_completion_is_scored_once_per_sample():
-    calls = []
-
-    def shape(scores, sample):
-        calls.append(scores["parse"].value)
-        return scores["parse"].value
-
-    fn = RewardFunction("counted", ("parse",), shape)
-    text = '{"name": "f", "arguments": {}}'
-    columns = {"tools": ["[]"] * 4, "answers": ['[{"name": "f", "arguments": {}}]'] * 3 + ["[]"]}
-    assert fn(completions=[text, "no", text, text], **columns) == [1.0, 0.0, 1.0, None]
-    assert len(calls) == 3  # the text twice for the first sample, once for the second
-
-
 def _step(examples: list[tuple[dict[str, str], list[str]]]) -> tuple[list[str], dict[str, list]]:
     """One GRPO step's completions and columns: each row repeated for its completions."""
     items = [(row, text) for row, texts in examples for text in texts]
@@ -162,78 +109,51 @@ def _step(examples: list[tuple[dict[str, str], list[str]]]) -> tuple[list[str], 
 @SETTINGS
 @given(examples=st.lists(scored_rows(), min_size=1, max_size=3))
 def test_a_step_s_rewards_each_score_as_if_alone(examples):
-    # redline train calls the composite, then each of its parts, on the same completions; the
-    # parts read what the composite worked out, and must give what each gives alone.
+    # redline train calls the composite, then each of its parts, on the same completions: each
+    # must give what it gives alone, whatever was scored before it.
     texts, columns = _step(examples)
-    clear_caches()
     rewards, _ = reward_functions(DEFAULT_SPEC, "json")
     together = [fn(completions=texts, **columns) for fn in rewards]
     for fn, got in zip(rewards, together, strict=True):
-        clear_caches()
         assert make_reward(fn.__name__, fn.fmt)(completions=texts, **columns) == got, fn.__name__
 
 
-def test_a_step_s_rewards_build_each_sample_and_score_each_completion_once(monkeypatch):
-    built, validated, f1 = [], [], []
-
-    def counted(log: list, real: Any) -> Any:
-        def wrapper(*args: Any) -> Any:
-            log.append(1)
-            return real(*args)
-
-        return wrapper
-
-    monkeypatch.setattr(functions, "_sample_from_row", counted(built, _sample_from_row))
-    monkeypatch.setattr(scorers, "_validated", counted(validated, scorers._validated))
-    monkeypatch.setattr(scorers, "_pair_f1", counted(f1, scorers._pair_f1))
+def test_a_step_s_rewards_score_text_and_messages_alike():
+    # A step's completions: right, a wrong type, cut short and an empty list, for two answers.
     right = '{"name": "f", "arguments": {"a": 1}}'
     texts = [right, '{"name": "f", "arguments": {"a": "x"}}', right[:-2], "[]"]
     rows = [_STEP_ROW, {**_STEP_ROW, "answers": '[{"name": "f", "arguments": {"a": 2}}]'}]
     texts, columns = _step([(row, texts) for row in rows])
-    clear_caches()
     composite, *parts = reward_functions(DEFAULT_SPEC, "json")[0]
     first = composite(completions=texts, **columns)
     assert first == [1.0, 0.5, 0.0, 0.0, 0.75, 0.5, 0.0, 0.0]
-    assert (len(built), len(validated), len(f1)) == (2, 4, 4)
-    for fn in parts:
-        fn(completions=texts, **columns)
-    assert (len(built), len(validated), len(f1)) == (2, 4, 4)  # nothing built or scored again
-    clear_caches(samples=False)  # a later epoch: new completions, the samples kept
-    assert functions._parse.cache_info().currsize == 0 and not functions._CHECKED
-    assert composite(completions=texts, **columns) == first
-    assert (len(built), len(validated), len(f1)) == (2, 8, 8)
-    clear_caches()  # forgets the samples and the outcomes
-    make_reward("exec")(completions=texts, **columns)
-    assert (len(built), len(validated)) == (4, 12)
-    # Conversational completions (what redline train's prompts give) are shared alike.
-    clear_caches()
+    alone = [make_reward(fn.__name__, fn.fmt)(completions=texts, **columns) for fn in parts]
+    assert [fn(completions=texts, **columns) for fn in parts] == alone
+    assert composite(completions=texts, **columns) == first  # a later epoch: the same
+    # Conversational completions (what redline train's prompts give) score as their text.
     messages = [[{"role": "assistant", "content": text}] for text in texts]
     assert composite(completions=messages, **columns) == first
-    for fn in parts:
-        fn(completions=messages, **columns)
-    assert (len(built), len(validated), len(f1)) == (6, 16, 12)
+    assert [fn(completions=messages, **columns) for fn in parts] == alone
 
 
-def test_what_a_step_keeps_is_bounded(monkeypatch):
-    monkeypatch.setattr(functions, "_SAMPLE_CACHE_SIZE", 2)
-    clear_caches()
-    rows = [
-        {**_STEP_ROW, "answers": json.dumps([{"name": "f", "arguments": {"a": i}}])}
-        for i in range(3)
-    ]
-    texts = [f'{{"name": "f", "arguments": {{"a": {i}}}}}' for i in range(2)]
-    composite = make_composite(keep_outcomes=True)
-    for row in (rows[0], rows[1], rows[0], rows[2]):  # rows[0] used again: rows[1] goes first
-        composite(completions=texts, **{k: [v] * 2 for k, v in row.items()})
-    assert [key[1] for key in functions._SAMPLES] == [rows[0]["answers"], rows[2]["answers"]]
-    assert len(functions._CHECKED) == 2  # the latest call's completions only
-    texts = [f'{{"name": "f", "arguments": {{"a": {i}}}}}' for i in range(5)]
-    monkeypatch.setattr(functions, "_CHECKED_SIZE", 3)
-    composite(completions=texts, **{k: [v] * 5 for k, v in rows[0].items()})
-    assert 0 < len(functions._CHECKED) <= 3
-    clear_caches()
-    make_composite()(completions=texts, **{k: [v] * 5 for k, v in rows[0].items()})
-    assert not functions._CHECKED  # kept only when asked for
+def test_a_call_builds_each_row_s_sample_once(monkeypatch):
+    # TRL repeats a prompt's columns for each of its completions; one call builds the sample of
+    # each distinct row once, and keeps nothing for the next call.
+    built = []
+
+    def counted(row: dict[str, Any]) -> Any:
+        built.append(row)
+        return _sample_from_row(row)
+
+    monkeypatch.setattr(functions, "_sample_from_row", counted)
+    rows = [_STEP_ROW, {**_STEP_ROW, "answers": '[{"name": "f", "arguments": {"a": 2}}]'}]
+    texts, columns = _step([(row, ['{"name": "f", "arguments": {"a": 1}}', "[]"]) for row in rows])
+    composite = make_reward("composite")
+    assert composite(completions=texts, **columns) == [1.0, 0.0, 0.75, 0.0]
+    assert len(built) == 2
+    listed = {k: [json.loads(v) for v in vs] for k, vs in columns.items()}  # keyed by content
+    assert composite(completions=texts, **listed) == [1.0, 0.0, 0.75, 0.0]
+    assert len(built) == 4
 
 
 _STEP_ROW = {
@@ -251,32 +171,11 @@ def one_by_one_of(fn: Any, items: list[tuple[dict[str, str], str]]) -> list[floa
 
 
 def test_a_malformed_tools_text_is_an_error_for_every_completion():
-    clear_caches()
     fn = make_reward("exec")
     cols = {"tools": ["[{'name': 1}]"] * 2, "answers": ["[]"] * 2}
     assert fn(completions=["x", "y"], **cols) == [None, None]
     assert fn(completions=["x"], **{k: v[:1] for k, v in cols.items()}) == [None]
     assert fn.errors == 3
-
-
-# --- plain parsing -----------------------------------------------------------------------------
-
-
-@SETTINGS
-@given(example=scored_rows(), fmt=st.sampled_from(["auto", *PARSERS]))
-def test_plain_parsing_is_the_record(example, fmt):
-    for text in example[1]:
-        record = parse(text, fmt)
-        plain = parse_plain(text, fmt)
-        assert plain.completion() == record
-        of = Parsed.of(record)
-        assert (of.calls, of.error, of.extra_text, of.reasoning, of.raw) == (
-            plain.calls,
-            plain.error,
-            plain.extra_text,
-            plain.reasoning,
-            plain.raw,
-        )
 
 
 json_ish = st.recursive(
@@ -444,18 +343,21 @@ def test_pair_f1_agrees_with_the_reference(answer, calls, semantic):
 @SETTINGS
 @given(example=scored_rows(), order=st.randoms())
 def test_the_rules_scored_together_are_each_rule(example, order):
-    # parse, schema_hit, exec and semantic_f1 come from one pass kept for the last output; asked
-    # in any order about several outputs, each still answers for the output it is given.
+    # A prepared sample keeps what it worked out (called tools, the answer's index); asked in
+    # any order about several outputs, each rule still answers for the output it is given.
     row, texts = example
     sample = _sample_from_row(row)
-    outputs = [parse_plain(t, "auto") for t in texts]
-    asks = [(name, i) for name in TOGETHER for i in range(len(outputs))]
+    outputs = [parse(t, "auto") for t in texts]
+    asks = [
+        (name, i)
+        for name in ("parse", "schema_hit", "exec", "semantic_f1")
+        for i in range(len(outputs))
+    ]
     order.shuffle(asks)
     shared = Prepared(sample)
     for name, i in asks:
         alone = RULES[name](Prepared(sample), outputs[i])
         assert RULES[name](shared, outputs[i]) == alone, (name, texts[i])
-        assert checked_calls(Prepared(sample), outputs[i])[TOGETHER[name]] == alone
 
 
 def test_metric_scorers_are_the_rules():

@@ -4,7 +4,8 @@ The seed's six (parse, function name, parameter F1, schema hit, exec, semantic m
 BFCL AST verdict and irrelevance/relevance. Pure and deterministic; no I/O, no model calls.
 A scorer that cannot score returns ``Score(None, error_type)``; one that does not apply to the
 sample returns ``Score(None)`` with no error type. Both are left out of means. Each is written
-once, as a rule on plain forms (``RULES``) that rewards call directly; ``SCORERS`` wrap them.
+once, as a rule over a prepared sample (``RULES``) that rewards call directly; ``SCORERS``
+wrap them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from jsonschema.exceptions import SchemaError
 
 from redline.metrics.bfcl import CATEGORY_MODE, Verdict, answer_from_calls, check
 from redline.metrics.checks import failed_checks
-from redline.parsing import Parsed, strip_reasoning
+from redline.parsing import strip_reasoning
 from redline.records import (
     Completion,
     ErrorType,
@@ -40,7 +41,6 @@ class Outcome(NamedTuple):
     detail: str = ""
 
 
-Call = tuple[str, dict[str, Any]]  # (name, arguments), as in Parsed.calls
 _CALLING = ("calls", "any_call")  # expectations where the model should call a tool
 
 
@@ -57,7 +57,6 @@ class Prepared:
         "_rules",
         "_gold",
         "_names",
-        "_last",
     )
 
     def __init__(self, sample: Sample) -> None:
@@ -71,7 +70,6 @@ class Prepared:
         self._rules: dict[str, _Tool] = {}  # the called tools, as rules read them
         self._gold: _Answer | None = None
         self._names: list[str] | None = None
-        self._last: tuple[Parsed | None, Any] = (None, None)
 
     @staticmethod
     def of(sample: Sample) -> Prepared:
@@ -106,7 +104,7 @@ class _Tool:
         self.validate: Callable[[Any], Any] | None = None
 
 
-Rule = Callable[[Prepared, Parsed], Outcome]
+Rule = Callable[[Prepared, Completion], Outcome]
 
 NOT_APPLICABLE = Score(value=None)
 PASS = Score(value=1.0)
@@ -123,14 +121,14 @@ def _bool(ok: bool, error: ErrorType | None = None, detail: str = "") -> Outcome
     return _PASS if ok else _fail(error, detail)
 
 
-def _failure(parsed: Parsed) -> Outcome | None:
+def _failure(completion: Completion) -> Outcome | None:
     """The 0 that an output without a usable call scores, or None when it holds a call."""
-    error = parsed.error
+    error = completion.parse_error
     if error is None:
-        if parsed.calls:
+        if completion.calls:
             return None
         return _fail(ErrorType.no_call, "the output holds no call")
-    kind, message = error
+    kind, message = error.kind, error.message
     if kind is ParseErrorKind.empty or kind is ParseErrorKind.no_call:
         return _fail(ErrorType.no_call, message)
     if kind is ParseErrorKind.no_output:
@@ -140,31 +138,31 @@ def _failure(parsed: Parsed) -> Outcome | None:
 
 def call_failure(completion: Completion) -> tuple[ErrorType, str] | None:
     """Why a completion holds no usable call, or None when it holds at least one."""
-    failure = _failure(Parsed.of(completion))
+    failure = _failure(completion)
     return None if failure is None else (failure.error_type, failure.detail)
 
 
 # --- parse ---------------------------------------------------------------------------------
 
 
-def parse(p: Prepared, parsed: Parsed) -> Outcome:
+def parse(p: Prepared, completion: Completion) -> Outcome:
     """1 when the output parses into at least one call in the expected format."""
     if not p.calling:
         return _NA
-    return _failure(parsed) or _PASS
+    return _failure(completion) or _PASS
 
 
 # --- function name -------------------------------------------------------------------------
 
 
-def function_name(p: Prepared, parsed: Parsed) -> Outcome:
+def function_name(p: Prepared, completion: Completion) -> Outcome:
     """1 when the called names equal the answer's, as a multiset (parallel order ignored)."""
     if not p.needs_calls:
         return _NA
-    failure = _failure(parsed)
+    failure = _failure(completion)
     if failure:
         return failure
-    got = sorted(name for name, _ in parsed.calls)
+    got = sorted(call.name for call in completion.calls)
     want = p.answer_names
     return _bool(got == want, ErrorType.wrong_function, f"called {got}, expected {want}")
 
@@ -328,14 +326,15 @@ class _Answer:
         self.required = sum(1 for gold in self.params if not gold.optional)
 
 
-def _pair_f1(p: Prepared, calls: list[Call], semantic: bool) -> float:
+def _pair_f1(p: Prepared, calls: list[ToolCall], semantic: bool) -> float:
     answer = p._gold or p.gold
     gold = answer.params
     used = [False] * len(gold)
     predicted = true_pos = optional_hits = 0
-    for name, arguments in calls:
+    for call in calls:
+        arguments = call.arguments
         predicted += len(arguments)
-        slots = answer.by_name.get(name)
+        slots = answer.by_name.get(call.name)
         if slots is None:
             continue
         for param, value in arguments.items():
@@ -353,7 +352,7 @@ def _pair_f1(p: Prepared, calls: list[Call], semantic: bool) -> float:
                     break
     relevant = answer.required + optional_hits
     if not predicted and relevant == 0:
-        return 1.0 if sorted(name for name, _ in calls) == p.answer_names else 0.0
+        return 1.0 if sorted(call.name for call in calls) == p.answer_names else 0.0
     if true_pos == 0:
         return 0.0
     precision, recall = true_pos / predicted, true_pos / relevant
@@ -364,76 +363,49 @@ def pair_f1(sample: Sample, calls: list[ToolCall], semantic: bool) -> float:
     """F1 of (function, parameter, value) pairs, pooled over the sample's calls (micro within a
     sample). A value matches when it is among the answer's accepted values. Optional answer
     parameters count only when the model supplies them. Both sides empty: 1 when names match."""
-    return _pair_f1(Prepared.of(sample), [(c.name, c.arguments) for c in calls], semantic)
+    return _pair_f1(Prepared.of(sample), calls, semantic)
 
 
 def _f1_outcome(value: float) -> Outcome:
     return _PASS if value == 1.0 else _tuple(Outcome, (value, ErrorType.value_error, ""))
 
 
-def _f1(p: Prepared, parsed: Parsed, semantic: bool) -> Outcome:
+def _f1(p: Prepared, completion: Completion, semantic: bool) -> Outcome:
     if not p.needs_calls:
         return _NA
-    return _failure(parsed) or _f1_outcome(_pair_f1(p, parsed.calls, semantic))
+    return _failure(completion) or _f1_outcome(_pair_f1(p, completion.calls, semantic))
 
 
-def param_f1(p: Prepared, parsed: Parsed) -> Outcome:
+def param_f1(p: Prepared, completion: Completion) -> Outcome:
     """F1 of exact (function, parameter, value) pairs; macro mean over samples."""
-    return _f1(p, parsed, semantic=False)
+    return _f1(p, completion, semantic=False)
 
 
-def semantic_match(p: Prepared, parsed: Parsed) -> Outcome:
+def semantic_match(p: Prepared, completion: Completion) -> Outcome:
     """1 when names match and every value matches after case/whitespace normalisation."""
-    names = function_name(p, parsed)
+    names = function_name(p, completion)
     if names.value != 1.0:
         return names
-    value = _pair_f1(p, parsed.calls, semantic=True)
+    value = _pair_f1(p, completion.calls, semantic=True)
     return _bool(value == 1.0, ErrorType.value_error, f"semantic F1 {value:.3f}")
 
 
-# --- schema hit and exec; the call rules together ------------------------------------------
+# --- schema hit and exec -------------------------------------------------------------------
 
 
-def checked_calls(p: Prepared, parsed: Parsed) -> tuple[Outcome, Outcome, Outcome, Outcome]:
-    """parse, schema hit, exec and semantic F1 of one output, together: the same outcomes as the
-    four rules, for a reward that sums them (the default composite) in one pass."""
-    if not p.calling:
-        return _ALL_NA
-    failure = _failure(parsed)
-    if failure:
-        return failure, failure, failure, failure if p.needs_calls else _NA
-    calls = parsed.calls
-    tools = _offered(p, calls)
-    if type(tools) is Outcome:
-        hit = valid = tools
-    else:
-        hit, valid = _required(calls, tools), _valid(calls, tools)
-    f1 = _f1_outcome(_pair_f1(p, calls, True)) if p.needs_calls else _NA
-    return _PASS, hit, valid, f1
-
-
-_ALL_NA = (_NA, _NA, _NA, _NA)
-
-
-def _called_tools(p: Prepared, parsed: Parsed) -> Outcome | list[_Tool]:
+def _called_tools(p: Prepared, completion: Completion) -> Outcome | list[_Tool]:
     """The offered tool of each call, or the Outcome that ends scoring first: not applicable, no
-    usable call, a call to a tool not offered, or a malformed schema (unscored). Kept for the
-    last output asked about: schema_hit and exec ask in turn about the same one."""
-    last, tools = p._last
-    if last is parsed:
-        return tools
+    usable call, a call to a tool not offered, or a malformed schema (unscored)."""
     if not p.calling:
-        tools = _NA
-    else:
-        tools = _failure(parsed) or _offered(p, parsed.calls)
-    p._last = parsed, tools
-    return tools
+        return _NA
+    return _failure(completion) or _offered(p, completion.calls)
 
 
-def _offered(p: Prepared, calls: list[Call]) -> Outcome | list[_Tool]:
+def _offered(p: Prepared, calls: list[ToolCall]) -> Outcome | list[_Tool]:
     known = p._rules
     tools = []
-    for name, _ in calls:
+    for call in calls:
+        name = call.name
         tool = known.get(name)
         if tool is None:
             spec = p.tools.get(name)
@@ -446,18 +418,19 @@ def _offered(p: Prepared, calls: list[Call]) -> Outcome | list[_Tool]:
     return tools
 
 
-def _required(calls: list[Call], tools: list[_Tool]) -> Outcome:
-    for (name, arguments), tool in zip(calls, tools, strict=True):
+def _required(calls: list[ToolCall], tools: list[_Tool]) -> Outcome:
+    for call, tool in zip(calls, tools, strict=True):
+        arguments = call.arguments
         for required in tool.required:
             if required not in arguments:
                 missing = [r for r in tool.required if r not in arguments]
-                return _fail(ErrorType.missing_required, f"{name}: missing {missing}")
+                return _fail(ErrorType.missing_required, f"{call.name}: missing {missing}")
     return _PASS
 
 
-def _valid(calls: list[Call], tools: list[_Tool]) -> Outcome:
-    for (name, arguments), tool in zip(calls, tools, strict=True):
-        outcome = _validated(tool, name, arguments)
+def _valid(calls: list[ToolCall], tools: list[_Tool]) -> Outcome:
+    for call, tool in zip(calls, tools, strict=True):
+        outcome = _validated(tool, call.name, call.arguments)
         if outcome is not _PASS:
             return outcome
     return _PASS
@@ -488,31 +461,26 @@ _SCHEMA_ERRORS = {
 }
 
 
-def schema_hit(p: Prepared, parsed: Parsed) -> Outcome:
+def schema_hit(p: Prepared, completion: Completion) -> Outcome:
     """1 when every call names an offered tool and gives every required parameter."""
-    tools = _called_tools(p, parsed)
+    tools = _called_tools(p, completion)
     if type(tools) is Outcome:
         return tools
-    return _required(parsed.calls, tools)
+    return _required(completion.calls, tools)
 
 
-def exec_ok(p: Prepared, parsed: Parsed) -> Outcome:
+def exec_ok(p: Prepared, completion: Completion) -> Outcome:
     """1 when every call's arguments validate against its tool's JSON Schema (types, enums,
     nested objects and arrays; integers are accepted for numbers)."""
-    tools = _called_tools(p, parsed)
+    tools = _called_tools(p, completion)
     if type(tools) is Outcome:
         return tools
-    return _valid(parsed.calls, tools)
+    return _valid(completion.calls, tools)
 
 
-def semantic_f1(p: Prepared, parsed: Parsed) -> Outcome:
+def semantic_f1(p: Prepared, completion: Completion) -> Outcome:
     """F1 of pairs after case/whitespace normalisation; macro mean over samples."""
-    return _f1(p, parsed, semantic=True)
-
-
-# The rules checked_calls gives together, by position: a reward summing several of them reads
-# the four in one call.
-TOGETHER = {"parse": 0, "schema_hit": 1, "exec": 2, "semantic_f1": 3}
+    return _f1(p, completion, semantic=True)
 
 
 # --- BFCL AST and (ir)relevance ------------------------------------------------------------
@@ -520,13 +488,13 @@ TOGETHER = {"parse": 0, "schema_hit": 1, "exec": 2, "semantic_f1": 3}
 
 def ast_verdict(sample: Sample, completion: Completion) -> Verdict | None:
     """The BFCL-rule verdict for a sample with an answer; None when there is no answer."""
-    return _ast_verdict(Prepared.of(sample), Parsed.of(completion))
+    return _ast_verdict(Prepared.of(sample), completion)
 
 
-def _ast_verdict(p: Prepared, parsed: Parsed) -> Verdict | None:
+def _ast_verdict(p: Prepared, completion: Completion) -> Verdict | None:
     if not p.needs_calls:
         return None
-    failure = _failure(parsed)
+    failure = _failure(completion)
     if failure:
         return Verdict(False, failure.error_type, failure.detail)
     sample = p.sample
@@ -534,7 +502,7 @@ def _ast_verdict(p: Prepared, parsed: Parsed) -> Verdict | None:
         reason = f"BFCL AST checking of {sample.bfcl_category} (Java/JS types) is not implemented"
         return Verdict(False, ErrorType.unsupported, reason)
     functions = [t.model_dump() for t in sample.tools]
-    calls = parsed.tool_calls()
+    calls = completion.calls
     if sample.bfcl_category in CATEGORY_MODE and sample.possible_answer is not None:
         return check(functions, calls, sample.possible_answer, sample.bfcl_category)
     answer = sample.possible_answer
@@ -544,9 +512,9 @@ def _ast_verdict(p: Prepared, parsed: Parsed) -> Verdict | None:
     return check(functions, calls, answer, mode=mode)
 
 
-def ast_match(p: Prepared, parsed: Parsed) -> Outcome:
+def ast_match(p: Prepared, completion: Completion) -> Outcome:
     """BFCL AST verdict as 0/1 (the official rules; see redline.metrics.bfcl)."""
-    verdict = _ast_verdict(p, parsed)
+    verdict = _ast_verdict(p, completion)
     if verdict is None:
         return _NA
     if verdict.error_type in (ErrorType.invalid_sample, ErrorType.unsupported):
@@ -554,32 +522,32 @@ def ast_match(p: Prepared, parsed: Parsed) -> Outcome:
     return _bool(verdict.valid, verdict.error_type, verdict.detail)
 
 
-def irrelevance(p: Prepared, parsed: Parsed) -> Outcome:
+def irrelevance(p: Prepared, completion: Completion) -> Outcome:
     """On samples no offered tool fits: 1 when the model made no call (BFCL: an output that
     does not decode, or decodes to no call, counts as no call)."""
     if p.expect != "no_call":
         return _NA
-    if not parsed.calls:
+    if not completion.calls:
         return _PASS
-    return _fail(ErrorType.unexpected_call, f"called {[name for name, _ in parsed.calls]}")
+    return _fail(ErrorType.unexpected_call, f"called {[call.name for call in completion.calls]}")
 
 
-def relevance(p: Prepared, parsed: Parsed) -> Outcome:
+def relevance(p: Prepared, completion: Completion) -> Outcome:
     """On samples that need some call: 1 when the output holds at least one call."""
     if p.expect != "any_call":
         return _NA
-    return _failure(parsed) or _PASS
+    return _failure(completion) or _PASS
 
 
-def format_strict(p: Prepared, parsed: Parsed) -> Outcome:
+def format_strict(p: Prepared, completion: Completion) -> Outcome:
     """1 when the output is nothing but calls: it parses and no prose stands outside the calls
     (reasoning inside ``<think>`` is not prose). The seed's "no extra natural language"."""
     if not p.calling:
         return _NA
-    failure = _failure(parsed)
+    failure = _failure(completion)
     if failure:
         return failure
-    extra = parsed.extra_text.strip()
+    extra = completion.extra_text.strip()
     return _bool(not extra, ErrorType.extra_text, f"text outside the calls: {extra[:80]!r}")
 
 
@@ -603,7 +571,7 @@ def _jaccard(a: set, b: set) -> float:
     return 1.0 if not a and not b else len(a & b) / len(a | b)
 
 
-def toolrl_correctness(p: Prepared, parsed: Parsed) -> Outcome:
+def toolrl_correctness(p: Prepared, completion: Completion) -> Outcome:
     """ToolRL's correctness measure (Qian et al. 2025), normalised to [0, 1].
 
     Tool-name Jaccard (as sets), plus, over an optimal pairing of predicted and answer calls of
@@ -615,19 +583,20 @@ def toolrl_correctness(p: Prepared, parsed: Parsed) -> Outcome:
     if p.expect in ("any_call", "answer") or (p.expect == "calls" and not p.needs_calls):
         return _NA
     gold = _needed_options(sample)
-    predicted = [] if _failure(parsed) else parsed.calls
-    total = _jaccard({n for n, _ in gold}, {name for name, _ in predicted})
+    predicted = [] if _failure(completion) else completion.calls
+    total = _jaccard({n for n, _ in gold}, {call.name for call in predicted})
     pair_scores = [
         [
             0.0
-            if call_name != name
-            else _jaccard(set(params), set(arguments) - _optional(sample, name))
+            if call.name != name
+            else _jaccard(set(params), set(call.arguments) - _optional(sample, name))
             + sum(
                 1
                 for param, accepted in params.items()
-                if param in arguments and _matches(arguments[param], accepted, semantic=False)
+                if param in call.arguments
+                and _matches(call.arguments[param], accepted, semantic=False)
             )
-            for call_name, arguments in predicted
+            for call in predicted
         ]
         for name, params in gold
     ]
@@ -661,7 +630,7 @@ def _best_pairing(scores: list[list[float]]) -> float:
     return float(sum(scores[r][c] for r, c in zip(rows, cols, strict=True)))
 
 
-def answer_check(p: Prepared, parsed: Parsed) -> Outcome:
+def answer_check(p: Prepared, completion: Completion) -> Outcome:
     """On free-text items (the regression set): 1 when the answer, reasoning removed, passes
     every verifiable check in ``metadata["checks"]``."""
     if p.expect != "answer":
@@ -671,13 +640,13 @@ def answer_check(p: Prepared, parsed: Parsed) -> Outcome:
         return Outcome(None, ErrorType.invalid_sample, "the item has no checks")
     try:
         # The answer is the whole output but its reasoning, whatever the parser made of it.
-        failed = failed_checks(strip_reasoning(parsed.raw)[1], checks)
+        failed = failed_checks(strip_reasoning(completion.raw)[1], checks)
     except KeyError as exc:
         return Outcome(None, ErrorType.invalid_sample, f"unknown check {exc}")
     return _bool(not failed, ErrorType.check_failed, f"failed: {', '.join(failed)}")
 
 
-# Every scorer as a rule on plain forms; rewards call these directly.
+# Every scorer as a rule over a prepared sample; rewards call these directly.
 RULES: dict[str, Rule] = {
     "parse": parse,
     "function_name": function_name,
@@ -708,13 +677,16 @@ def as_scorer(rule: Rule) -> Scorer:
     """A rule as a scorer of records: the same verdict, as a Score."""
 
     def scorer(sample: Sample, completion: Completion) -> Score:
-        parsed = Parsed.of(completion)
-        outcome = rule(Prepared.of(sample), parsed)
-        error = parsed.error
-        if error is not None and error[0] is ParseErrorKind.no_output and outcome.value is not None:
+        outcome = rule(Prepared.of(sample), completion)
+        error = completion.parse_error
+        if (
+            error is not None
+            and error.kind is ParseErrorKind.no_output
+            and outcome.value is not None
+        ):
             # Nothing was produced: every verdict that applies fails, and none passes by default
             # (an irrelevance sample is not declined by a model that never answered it).
-            outcome = _fail(ErrorType.no_output, error[1])
+            outcome = _fail(ErrorType.no_output, error.message)
         return score_of(outcome)
 
     scorer.__name__ = scorer.__qualname__ = rule.__name__

@@ -12,21 +12,17 @@ from redline.parsing.common import (
     TOOL_CALL_CLOSE,
     TOOL_CALL_OPEN,
     Call,
-    Parsed,
 )
 from redline.parsing.formats import (
     PARSERS,
-    PLAIN_PARSERS,
     detect_format,
     format_calls,
     parse,
-    parse_plain,
 )
 from redline.parsing.hermes import parse_hermes
 from redline.parsing.json import parse_json
 from redline.parsing.openai import (
     parse_openai_message,
-    parse_openai_message_plain,
     parse_openai_text,
     to_openai_tool_calls,
 )
@@ -37,22 +33,18 @@ __all__ = [
     "MAX_ARGUMENT_DEPTH",
     "MAX_INT_BITS",
     "PARSERS",
-    "PLAIN_PARSERS",
     "THINK_CLOSE",
     "THINK_OPEN",
     "TOOL_CALL_CLOSE",
     "TOOL_CALL_OPEN",
     "Call",
-    "Parsed",
     "detect_format",
     "format_calls",
     "parse",
     "parse_hermes",
     "parse_json",
     "parse_openai_message",
-    "parse_openai_message_plain",
     "parse_openai_text",
-    "parse_plain",
     "parse_python",
     "strip_reasoning",
     "to_openai_tool_calls",

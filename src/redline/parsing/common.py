@@ -1,5 +1,5 @@
-"""What every format's parser shares: the plain result (``Parsed``), the typed failure a parser
-stops with, the guard that keeps a parser from raising, and the limits on what a call may hold.
+"""What every format's parser shares: the record it gives (``completion``), the typed failure a
+parser stops with, the guard that keeps a parser from raising, and the limits on a call.
 
 No format's rules live here; each format has its module beside this one.
 """
@@ -42,72 +42,24 @@ FENCE_LANG = re.compile(r"[\w+.-]*")
 Call = tuple[str, dict[str, Any]]  # (name, arguments)
 
 
-class Parsed:
-    """What a parser made of an output, as plain values: a Completion's fields with the calls as
-    ``(name, arguments)`` pairs and the error as ``(kind, message)``. Scoring reads this form so
-    that hot paths (rewards) never build records; :meth:`completion` gives the record, once.
-    """
-
-    __slots__ = ("raw", "reasoning", "calls", "error", "extra_text", "format", "_record")
-
-    def __init__(
-        self,
-        raw: str,
-        fmt: str,
-        reasoning: str | None = None,
-        calls: list[Call] | tuple[()] = (),
-        error: tuple[ParseErrorKind, str] | None = None,
-        extra_text: str = "",
-    ) -> None:
-        self.raw = raw
-        self.format = fmt
-        self.reasoning = reasoning
-        self.calls = calls
-        self.error = error
-        self.extra_text = extra_text
-        self._record: Completion | None = None
-
-    def completion(self) -> Completion:
-        """The Completion record of this output (built on first use, then kept)."""
-        if self._record is None:
-            error = self.error
-            record = Completion(
-                raw=self.raw,
-                reasoning=self.reasoning,
-                calls=[ToolCall(name=name, arguments=args) for name, args in self.calls],
-                parse_error=None if error is None else ParseError(kind=error[0], message=error[1]),
-                extra_text=self.extra_text,
-                format=self.format,
-            )
-            record.memo(_PARSED, lambda _: self)
-            self._record = record
-        return self._record
-
-    def tool_calls(self) -> list[ToolCall]:
-        """The calls as ToolCall records."""
-        return self.completion().calls
-
-    @staticmethod
-    def of(completion: Completion) -> Parsed:
-        """The plain form of a Completion record (computed once per record)."""
-        return completion.memo(_PARSED, _from_record)
-
-
-_PARSED = "parsing.parsed"
-
-
-def _from_record(completion: Completion) -> Parsed:
-    error = completion.parse_error
-    parsed = Parsed(
-        completion.raw,
-        completion.format,
-        completion.reasoning,
-        [(c.name, c.arguments) for c in completion.calls],
-        None if error is None else (error.kind, error.message),
-        completion.extra_text,
+def completion(
+    raw: str,
+    fmt: str,
+    reasoning: str | None = None,
+    calls: list[Call] | tuple[()] = (),
+    error: tuple[ParseErrorKind, str] | None = None,
+    extra_text: str = "",
+) -> Completion:
+    """The Completion record of what a parser made of an output: calls as ``(name, arguments)``
+    pairs, the error as ``(kind, message)``."""
+    return Completion(
+        raw=raw,
+        reasoning=reasoning,
+        calls=[ToolCall(name=name, arguments=args) for name, args in calls],
+        parse_error=None if error is None else ParseError(kind=error[0], message=error[1]),
+        extra_text=extra_text,
+        format=fmt,
     )
-    parsed._record = completion
-    return parsed
 
 
 class ParseFailure(Exception):
@@ -131,36 +83,25 @@ def syntax(message: str) -> ParseFailure:
 
 def never_raises(
     fmt: str, takes_text: bool = True
-) -> Callable[[Callable[[Any], Parsed]], Callable[[Any], Parsed]]:
+) -> Callable[[Callable[..., Completion]], Callable[..., Completion]]:
     """Last resort: every known failure is handled inside the parsers; this only guards bugs."""
 
-    def wrap(parser: Callable[[Any], Parsed]) -> Callable[[Any], Parsed]:
+    def wrap(parser: Callable[..., Completion]) -> Callable[..., Completion]:
         @functools.wraps(parser)
-        def safe(text: Any, *stripped: Any) -> Parsed:
+        def safe(text: Any, *stripped: Any) -> Completion:
             if takes_text and not isinstance(text, str):
                 message = f"expected the output as text, got {type(text).__name__}"
-                return Parsed(repr(text), fmt, error=(ParseErrorKind.bad_structure, message))
+                return completion(repr(text), fmt, error=(ParseErrorKind.bad_structure, message))
             try:
                 return parser(text, *stripped)
             except Exception as exc:  # a parser must not take a run down
                 raw = text if isinstance(text, str) else repr(text)
                 message = f"parser raised {type(exc).__name__}: {exc}"[:500]
-                return Parsed(raw, fmt, error=(ParseErrorKind.bad_structure, message))
+                return completion(raw, fmt, error=(ParseErrorKind.bad_structure, message))
 
         return safe
 
     return wrap
-
-
-def as_record(parser: Callable[[Any], Parsed], name: str) -> Callable[[Any], Completion]:
-    """The public form of a parser: the same, giving the Completion record."""
-
-    @functools.wraps(parser)
-    def records(text: Any) -> Completion:
-        return parser(text).completion()
-
-    records.__name__ = records.__qualname__ = name
-    return records
 
 
 def join(*pieces: str) -> str:
@@ -168,7 +109,7 @@ def join(*pieces: str) -> str:
     return "\n".join(p.strip() for p in pieces if p.strip())
 
 
-def build_parsed(
+def build(
     text: str,
     fmt: str,
     reasoning: str | None,
@@ -176,10 +117,10 @@ def build_parsed(
     calls: list[Call] | None = None,
     extra: str | None = None,
     error: tuple[ParseErrorKind, str] | None = None,
-) -> Parsed:
+) -> Completion:
     """A format's result: its calls and the text outside them (``extra``), or, with an error, no
     calls and all of the text left once reasoning is removed (``rest``)."""
-    return Parsed(
+    return completion(
         text,
         fmt,
         reasoning,

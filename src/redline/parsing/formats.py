@@ -9,26 +9,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from redline.parsing.common import TOOL_CALL_OPEN, Parsed
-from redline.parsing.hermes import format_hermes, parse_hermes, parse_hermes_plain
-from redline.parsing.json import bare_json, format_json, parse_json, parse_json_plain
-from redline.parsing.openai import format_openai, parse_openai_text, parse_openai_text_plain
-from redline.parsing.python import format_python, parse_python, parse_python_plain
+from redline.parsing.common import TOOL_CALL_OPEN
+from redline.parsing.hermes import format_hermes, parse_hermes
+from redline.parsing.json import bare_json, format_json, parse_json
+from redline.parsing.openai import format_openai, parse_openai_text
+from redline.parsing.python import format_python, parse_python
 from redline.parsing.reasoning import strip_reasoning
 from redline.records import Completion, ToolCall
 
-PARSERS: dict[str, Callable[[str], Completion]] = {
+PARSERS: dict[str, Callable[..., Completion]] = {
     "json": parse_json,
     "hermes": parse_hermes,
     "python": parse_python,
     "openai": parse_openai_text,
-}
-# The same parsers giving the plain form (see Parsed).
-PLAIN_PARSERS: dict[str, Callable[[str], Parsed]] = {
-    "json": parse_json_plain,
-    "hermes": parse_hermes_plain,
-    "python": parse_python_plain,
-    "openai": parse_openai_text_plain,
 }
 
 
@@ -53,11 +46,6 @@ def _format_of(rest: str) -> str:
 
 def parse(text: str, fmt: str) -> Completion:
     """Parse ``text`` in output format ``fmt`` (a key of PARSERS, or ``auto`` to detect it)."""
-    return parse_plain(text, fmt).completion()
-
-
-def parse_plain(text: str, fmt: str) -> Parsed:
-    """:func:`parse`, giving the plain form (see Parsed) without building the record."""
     if (fmt == "auto" or fmt == "json") and type(text) is str:
         parsed = bare_json(text)
         if parsed is not None:
@@ -65,15 +53,15 @@ def parse_plain(text: str, fmt: str) -> Parsed:
     return _parse_searching(text, fmt)
 
 
-def _parse_searching(text: str, fmt: str) -> Parsed:
-    """parse_plain without the fast path: find the format and the calls anywhere in the text."""
+def _parse_searching(text: str, fmt: str) -> Completion:
+    """parse without the fast path: find the format and the calls anywhere in the text."""
     if fmt == "auto":
         if type(text) is str:  # reasoning is split off once, for detecting and for parsing
             stripped = strip_reasoning(text)
-            return PLAIN_PARSERS[_format_of(stripped[1])](text, *stripped)
+            return PARSERS[_format_of(stripped[1])](text, *stripped)
         fmt = detect_format(text)
     try:
-        parser = PLAIN_PARSERS[fmt]
+        parser = PARSERS[fmt]
     except KeyError:
         known = ", ".join(["auto", *sorted(PARSERS)])
         raise ValueError(f"unknown output format {fmt!r}; known: {known}") from None

@@ -13,18 +13,16 @@ from redline.parsing.common import (
     TOOL_CALL_CLOSE,
     TOOL_CALL_OPEN,
     Call,
-    Parsed,
     ParseFailure,
-    as_record,
     bad,
-    build_parsed,
+    build,
     join,
     never_raises,
     syntax,
 )
 from redline.parsing.reasoning import strip_reasoning
 from redline.parsing.values import DECODER, call_object, calls_from_value, json_text
-from redline.records import ParseErrorKind, ToolCall
+from redline.records import Completion, ParseErrorKind, ToolCall
 
 
 def _calls_from_block(body: str, index: int) -> list[Call]:
@@ -73,7 +71,7 @@ def _hermes_calls(rest: str) -> tuple[list[Call], str]:
 
 
 @never_raises("hermes")
-def parse_hermes_plain(text: str, *stripped: Any) -> Parsed:
+def parse_hermes(text: str, *stripped: Any) -> Completion:
     """``<tool_call>{json}</tool_call>`` blocks as Qwen2.5/Qwen3 write them; several are parallel.
 
     Arguments may be an object or a JSON string. An unclosed block (truncated output) or a stray
@@ -81,15 +79,12 @@ def parse_hermes_plain(text: str, *stripped: Any) -> Parsed:
     """
     reasoning, rest = stripped or strip_reasoning(text)  # given when the format was detected
     if not rest:
-        return build_parsed(text, "hermes", reasoning, rest, error=EMPTY)
+        return build(text, "hermes", reasoning, rest, error=EMPTY)
     try:
         calls, extra = _hermes_calls(rest)
     except ParseFailure as fail:
-        return build_parsed(text, "hermes", reasoning, rest, error=fail.error)
-    return build_parsed(text, "hermes", reasoning, rest, calls=calls, extra=extra)
-
-
-parse_hermes = as_record(parse_hermes_plain, "parse_hermes")
+        return build(text, "hermes", reasoning, rest, error=fail.error)
+    return build(text, "hermes", reasoning, rest, calls=calls, extra=extra)
 
 
 def format_hermes(calls: list[ToolCall]) -> str:

@@ -15,11 +15,10 @@ from redline.parsing.common import (
     FENCE_LANG,
     TOOL_CALL_OPEN,
     Call,
-    Parsed,
     ParseFailure,
-    as_record,
     bad,
-    build_parsed,
+    build,
+    completion,
     join,
     never_raises,
     syntax,
@@ -34,7 +33,7 @@ from redline.parsing.values import (
     json_type,
     well_formed_call,
 )
-from redline.records import ParseErrorKind, ToolCall
+from redline.records import Completion, ParseErrorKind, ToolCall
 
 # The decoder's scanner itself: (value, end) at an index, StopIteration when nothing is there.
 _SCAN = DECODER.scan_once
@@ -164,7 +163,7 @@ def _trim_fences(before: str, after: str) -> str:
 
 
 @never_raises("json")
-def parse_json_plain(text: str, *stripped: Any) -> Parsed:
+def parse_json(text: str, *stripped: Any) -> Completion:
     """One ``{"name", "arguments"}`` object or a JSON list of them, anywhere in the text.
 
     Prose and ``` fences around the JSON go to ``extra_text``. ``"parameters"`` is accepted for
@@ -173,22 +172,22 @@ def parse_json_plain(text: str, *stripped: Any) -> Parsed:
     """
     reasoning, rest = stripped or strip_reasoning(text)  # given when the format was detected
     if not rest:
-        return build_parsed(text, "json", reasoning, rest, error=EMPTY)
+        return build(text, "json", reasoning, rest, error=EMPTY)
     try:
         calls, start, end = _find_json_call(rest)
     except ParseFailure as fail:
-        return build_parsed(text, "json", reasoning, rest, error=fail.error)
+        return build(text, "json", reasoning, rest, error=fail.error)
     # The common case, one bare JSON value, has no prose around it to trim.
     extra = "" if start == 0 and end == len(rest) else _trim_fences(rest[:start], rest[end:])
-    return Parsed(text, "json", reasoning, calls, None, extra)
+    return completion(text, "json", reasoning, calls, None, extra)
 
 
 _OPENERS = ("[", "{")
 
 
-def bare_json(text: str) -> Parsed | None:
+def bare_json(text: str) -> Completion | None:
     """The usual output, nothing but well-formed JSON calls (no reasoning, prose or tags), read
-    without the general path's search; None for anything else. The same Parsed as the search
+    without the general path's search; None for anything else. The same record as the search
     gives (see test_parsing_properties' fast-path property)."""
     rest = text.strip()
     if rest[:1] not in _OPENERS or "think>" in rest or TOOL_CALL_OPEN in rest:
@@ -206,10 +205,7 @@ def bare_json(text: str) -> Parsed | None:
         if call is None:
             return None
         calls.append(call)
-    return Parsed(text, "json", None, calls, None, "")  # [] too: a deliberate "no call"
-
-
-parse_json = as_record(parse_json_plain, "parse_json")
+    return completion(text, "json", None, calls, None, "")  # [] too: a deliberate "no call"
 
 
 def format_json(calls: list[ToolCall]) -> str:

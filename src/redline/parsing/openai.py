@@ -12,16 +12,15 @@ from typing import Any
 from redline.parsing.common import (
     EMPTY,
     Call,
-    Parsed,
     ParseFailure,
-    as_record,
     bad,
+    completion,
     never_raises,
     syntax,
 )
 from redline.parsing.reasoning import strip_reasoning
 from redline.parsing.values import DECODER, call_from_object, json_type
-from redline.records import ParseErrorKind, ToolCall
+from redline.records import Completion, ParseErrorKind, ToolCall
 
 
 def _message_text(content: Any) -> str:
@@ -62,7 +61,7 @@ def _dump_message(message: Any) -> str:
 
 
 @never_raises("openai", takes_text=False)
-def parse_openai_message_plain(message: dict[str, Any]) -> Parsed:
+def parse_openai_message(message: dict[str, Any]) -> Completion:
     """The ``message`` of an OpenAI-compatible chat response: its ``tool_calls`` are the calls.
 
     ``arguments`` may be a JSON string or an object. ``reasoning_content`` (or ``reasoning``) and
@@ -75,7 +74,7 @@ def parse_openai_message_plain(message: dict[str, Any]) -> Parsed:
     raw = _dump_message(message)
     if not isinstance(message, dict):
         error = bad(f"a message must be an object, got {json_type(message)}").error
-        return Parsed(raw, "openai", error=error)
+        return completion(raw, "openai", error=error)
     think: str | None = None
     rest = ""
     try:
@@ -95,28 +94,20 @@ def parse_openai_message_plain(message: dict[str, Any]) -> Parsed:
     given = given.strip() if isinstance(given, str) else ""
     parts = [p for p in (given, think) if p]
     reasoning = "\n\n".join(parts) if parts else None
-    return Parsed(raw, "openai", reasoning, calls, error, rest)
+    return completion(raw, "openai", reasoning, calls, error, rest)
 
 
 @never_raises("openai")
-def parse_openai_text_plain(text: str) -> Parsed:
+def parse_openai_text(text: str) -> Completion:
+    """An OpenAI message given as JSON text (what ``Completion.raw`` holds for this format)."""
     if not text.strip():
-        return Parsed(text, "openai", error=EMPTY)
+        return completion(text, "openai", error=EMPTY)
     try:
         message = DECODER.decode(text.strip())
     except (ValueError, RecursionError) as err:
         error = syntax(f"not a JSON message: {type(err).__name__}: {err}"[:300]).error
-        return Parsed(text, "openai", error=error, extra_text=text.strip())
-    parsed = parse_openai_message_plain(message)  # a fresh object: setting raw is safe
-    parsed.raw = text
-    return parsed
-
-
-parse_openai_message = as_record(parse_openai_message_plain, "parse_openai_message")
-parse_openai_text = as_record(parse_openai_text_plain, "parse_openai_text")
-parse_openai_text.__doc__ = (
-    "An OpenAI message given as JSON text (what ``Completion.raw`` holds for this format)."
-)
+        return completion(text, "openai", error=error, extra_text=text.strip())
+    return parse_openai_message(message).model_copy(update={"raw": text})
 
 
 def to_openai_tool_calls(calls: list[ToolCall]) -> list[dict[str, Any]]:

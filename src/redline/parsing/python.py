@@ -22,18 +22,16 @@ from redline.parsing.common import (
     FENCE_LANG,
     MAX_INT_BITS,
     Call,
-    Parsed,
     ParseFailure,
-    as_record,
     bad,
-    build_parsed,
+    build,
     join,
     never_raises,
     syntax,
 )
 from redline.parsing.reasoning import THINK_CLOSE, THINK_OPEN, strip_reasoning
 from redline.parsing.values import json_problem
-from redline.records import ParseErrorKind, ToolCall
+from redline.records import Completion, ParseErrorKind, ToolCall
 
 # A python-format output is call-shaped when a name is directly followed by `(`; prose with
 # parentheses ("I can't (sorry)") is not, so it is reported as no_call, not invalid_syntax.
@@ -206,7 +204,7 @@ def _python_calls(code: str) -> list[Call]:
 
 
 @never_raises("python")
-def parse_python_plain(text: str, *stripped: Any) -> Parsed:
+def parse_python(text: str, *stripped: Any) -> Completion:
     """BFCL prompting output: ``[f(a=1), math.g(b="x")]`` or a bare call, parsed with ``ast``.
 
     Keyword arguments only. Values are literals, negative numbers, bounded arithmetic on numbers,
@@ -215,7 +213,7 @@ def parse_python_plain(text: str, *stripped: Any) -> Parsed:
     """
     reasoning, rest = stripped or strip_reasoning(text)  # given when the format was detected
     if not rest:
-        return build_parsed(text, "python", reasoning, rest, error=EMPTY)
+        return build(text, "python", reasoning, rest, error=EMPTY)
     code, extra = _unfence(rest)
     code = code.strip().strip("`").strip()
     if len(code) >= 2 and code[0] == code[-1] and code[0] in "'\"":
@@ -226,13 +224,10 @@ def parse_python_plain(text: str, *stripped: Any) -> Parsed:
         calls = _python_calls(code)
     except RecursionError:
         error = (ParseErrorKind.invalid_syntax, "nesting too deep")
-        return build_parsed(text, "python", reasoning, rest, error=error)
+        return build(text, "python", reasoning, rest, error=error)
     except ParseFailure as fail:
-        return build_parsed(text, "python", reasoning, rest, error=fail.error)
-    return build_parsed(text, "python", reasoning, rest, calls=calls, extra=extra)
-
-
-parse_python = as_record(parse_python_plain, "parse_python")
+        return build(text, "python", reasoning, rest, error=fail.error)
+    return build(text, "python", reasoning, rest, calls=calls, extra=extra)
 
 
 # --- writing ----------------------------------------------------------------------------------

@@ -10,18 +10,15 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from functools import lru_cache
-from itertools import repeat
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from redline.metrics.scorers import RULES, TOGETHER, Outcome, Prepared, Rule, checked_calls
-from redline.parsing import PARSERS, Parsed, parse_openai_message_plain, parse_plain
+from redline.metrics.scorers import RULES, Outcome, Prepared
+from redline.parsing import PARSERS, parse, parse_openai_message
 from redline.records import Completion, ErrorType, Sample, ToolCall, ToolSpec, error_text
 
 logger = logging.getLogger("redline.rewards")
@@ -36,41 +33,13 @@ COLUMNS = {
     "expect": 'optional: "calls", "no_call" (irrelevance) or "any_call" (relevance)',
     "bfcl_category": "optional: the BFCL category, for BFCL-exact AST rewards",
 }
-_SAMPLE_CACHE_SIZE = 4096
-_CHECKED_SIZE = 8192
 _NEEDS_TOOLS = {"schema_hit", "exec", "ast"}
-
-
-@lru_cache(maxsize=8192)
-def _parse(text: str, fmt: str) -> Parsed:
-    # Several rewards score the same completion in one step: parse it once. Parsed outputs are
-    # never changed once made, so sharing them is safe.
-    return parse_plain(text, fmt)
-
-
-def clear_caches(samples: bool = True) -> None:
-    """Forget every parsed completion, tools text, sample and outcome kept (benchmarks call this
-    so that no timed pass reuses an earlier one's work), and what was said once.
-
-    ``samples=False`` keeps the samples built from rows and the tools texts read, and forgets
-    only the completions and their outcomes: what a later epoch over the same prompts meets."""
-    _parse.cache_clear()
-    _CHECKED.clear()
-    if samples:
-        _tools_from_text.cache_clear()
-        _SAMPLES.clear()
-        global _NULLS_SAID
-        _NULLS_SAID = False  # and say again what a datasets column's nulls are
 
 
 def completion_of(completion: Any, fmt: str = "auto") -> Completion:
     """A TRL completion (text, or a conversational message list) parsed into a Completion."""
-    return _parsed(completion, fmt).completion()
-
-
-def _parsed(completion: Any, fmt: str) -> Parsed:
     if isinstance(completion, str):
-        return _parse(completion, fmt)
+        return parse(completion, fmt)
     message = completion
     if isinstance(completion, list):
         assistant = [m for m in completion if isinstance(m, dict) and m.get("role") == "assistant"]
@@ -80,11 +49,11 @@ def _parsed(completion: Any, fmt: str) -> Parsed:
             f"a completion is a string or a list of messages, got {type(completion).__name__}"
         )
     if message.get("tool_calls"):
-        return parse_openai_message_plain(message)
+        return parse_openai_message(message)
     content = message.get("content") or ""
     if isinstance(content, list):  # content parts
         content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return _parse(content, fmt)
+    return parse(content, fmt)
 
 
 def _loaded(value: Any, column: str) -> Any:
@@ -136,16 +105,7 @@ _NULLS_SAID = False
 
 
 def _tools(value: Any) -> list[ToolSpec]:
-    if isinstance(value, str) and value:
-        return list(_tools_from_text(value))
     return [ToolSpec.model_validate(t) for t in _loaded(value or [], "tools")]
-
-
-@lru_cache(maxsize=1024)
-def _tools_from_text(text: str) -> tuple[ToolSpec, ...]:
-    # Prompts of a dataset often offer the same tools: read (and compile, see ToolSpec) each
-    # tools text once. ToolSpecs are immutable records, so samples can share them.
-    return tuple(ToolSpec.model_validate(t) for t in _loaded(text, "tools"))
 
 
 def _sample_from_row(row: dict[str, Any]) -> Sample:
@@ -172,17 +132,6 @@ def _row_key(value: Any) -> Any:
     return value if isinstance(value, (str, type(None))) else json.dumps(value, sort_keys=True)
 
 
-_PLAIN_VALUES = frozenset({str, type(None)})  # column values that are their own row key
-
-# What one GRPO step asks several rewards about, kept for the rewards that follow: redline
-# train calls the composite, then each of its parts (for the logs), on the same rows and
-# completions. Samples by row key (least recently used dropped first); checked_calls' outcomes
-# by sample and parsed output (their ids: both are kept alive beside the outcomes, so no other
-# object takes an id while it is a key).
-_SAMPLES: OrderedDict[tuple, Prepared] = OrderedDict()
-_CHECKED: dict[tuple[int, int], tuple[Prepared, Parsed, tuple[Outcome, ...]]] = {}
-_FAILED = (None, False)  # what a completion that raised gets
-
 # A shape maps the rules' outcomes (by scorer name; each has .value, .error_type, .detail) and
 # the sample to the reward.
 Shape = Callable[[Mapping[str, Outcome], Sample], float | None]
@@ -193,8 +142,7 @@ class RewardFunction:
     that completion (TRL leaves it out), is counted in ``errors`` and logged once. A completion
     that cannot be scored because its sample is malformed also gives ``None`` (``unscored``).
 
-    The scorers run as redline.metrics' rules on plain forms: the same verdicts as the metric
-    scorers, without building a record per completion.
+    The scorers run as redline.metrics' rules: the same verdicts as the metric scorers.
     """
 
     def __init__(
@@ -205,8 +153,6 @@ class RewardFunction:
         reward_range: tuple[float, float] = (0.0, 1.0),
         fmt: str = "auto",
         config: dict[str, Any] | None = None,
-        weights: Sequence[tuple[str, float]] | None = None,
-        keep_outcomes: bool = False,
         blind_to: Mapping[str, str] | None = None,
     ) -> None:
         if fmt != "auto" and fmt not in PARSERS:
@@ -227,94 +173,18 @@ class RewardFunction:
         self.errors = 0
         self.unscored = 0
         self._logged: set[str] = set()
-        # When the shape is a weighted sum of scorer values (``weights``: scorer, weight), it is
-        # computed inline, without building the outcomes' mapping; ``shape`` must agree. Scorers
-        # that checked_calls gives together are read from its one pass, by position.
-        self._evaluate = self._shaped_value
-        if weights is not None:
-            self._evaluate = self._summed
-            self._total = sum(w for _, w in weights)
-            # (position among the outcomes, weight); the outcomes are checked_calls' or, when
-            # _summed_rules is set, those rules' in order.
-            self._summed_rules: tuple[Rule, ...] | None = None
-            # A single scorer that checked_calls also gives: read a pass made before, if any.
-            self._position: int | None = None
-            if len(weights) > 1 and all(s in TOGETHER for s, _ in weights):
-                self._weighted = tuple((TOGETHER[s], w) for s, w in weights)
-            else:
-                self._summed_rules = tuple(RULES[s] for s, _ in weights)
-                self._weighted = tuple((i, w) for i, (_, w) in enumerate(weights))
-                if len(weights) == 1:
-                    self._position = TOGETHER.get(weights[0][0])
-        # Whether checked_calls' outcomes of a call's completions are kept, until the next call,
-        # for the single-scorer rewards asked next (see make_composite): only a reward that
-        # makes them has any to keep.
-        self._keep = keep_outcomes and weights is not None and self._summed_rules is None
 
     def __repr__(self) -> str:
         return f"<reward {self.__name__} fmt={self.fmt}>"
 
-    def _prepared(self, key: tuple, values: Sequence[Any]) -> Prepared:
-        """The sample of a row given as its values in COLUMNS order, and its row key."""
-        # A GRPO group repeats its prompt's columns, and a step asks several rewards about
-        # them: build each distinct sample once.
-        prepared = _SAMPLES.get(key)
-        if prepared is None:
-            prepared = Prepared(_sample_from_row(dict(zip(COLUMNS, values, strict=True))))
-            _SAMPLES[key] = prepared
-            if len(_SAMPLES) > _SAMPLE_CACHE_SIZE:
-                _SAMPLES.popitem(last=False)
-        else:
-            _SAMPLES.move_to_end(key)
-        return prepared
-
     def score(self, completion: Any, row: dict[str, Any]) -> float | None:
         """The reward of one completion given its dataset row (raises on internal errors)."""
-        values = [row.get(c) for c in COLUMNS]
-        prepared = self._prepared(tuple(_row_key(v) for v in values), values)
-        return self._evaluate(completion, prepared)[0]
+        return self._reward(completion, Prepared(_sample_from_row(row)))[0]
 
-    # The two ways to the reward of one completion: each gives (reward, whether the sample is
-    # malformed), and raises on internal errors.
-
-    def _summed(self, completion: Any, prepared: Prepared) -> tuple[float | None, bool]:
-        if type(completion) is str:
-            parsed = _parse(completion, self.fmt)
-        else:
-            parsed = _parsed(completion, self.fmt)
-        rules = self._summed_rules
-        if rules is None:
-            outcomes = checked_calls(prepared, parsed)
-            if self._keep:
-                if len(_CHECKED) >= _CHECKED_SIZE:
-                    _CHECKED.clear()
-                _CHECKED[id(prepared), id(parsed)] = prepared, parsed, outcomes
-        else:
-            outcomes = None
-            if self._position is not None and _CHECKED:
-                known = _CHECKED.get((id(prepared), id(parsed)))
-                if known is not None:
-                    outcomes = (known[2][self._position],)
-            if outcomes is None:
-                outcomes = [rule(prepared, parsed) for rule in rules]
-        value = weight = 0.0
-        for index, w in self._weighted:
-            part = outcomes[index][0]
-            if part is not None:
-                value += w * part
-                weight += w
-        if weight != 0.0:
-            value *= self._total / weight
-            if math.isfinite(value):
-                return value, False
-        return self._shaped(prepared, parsed)  # None (or no finite sum): the shape says why
-
-    def _shaped_value(self, completion: Any, prepared: Prepared) -> tuple[float | None, bool]:
-        if type(completion) is str:
-            return self._shaped(prepared, _parse(completion, self.fmt))
-        return self._shaped(prepared, _parsed(completion, self.fmt))
-
-    def _shaped(self, prepared: Prepared, parsed: Parsed) -> tuple[float | None, bool]:
+    def _reward(self, completion: Any, prepared: Prepared) -> tuple[float | None, bool]:
+        """The reward of one completion and whether its sample is malformed; raises on internal
+        errors."""
+        parsed = completion_of(completion, self.fmt)
         scores = {name: rule(prepared, parsed) for name, rule in self._rules}
         value = self.shape(scores, prepared.sample)
         if value is None:
@@ -340,52 +210,31 @@ class RewardFunction:
         self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] = (), **columns: Any
     ) -> list[float | None]:
         self._check_columns(columns)
-        if self._keep:
-            _CHECKED.clear()  # what the previous step kept is not asked about again
-        if not isinstance(completions, (list, tuple)):
-            completions = list(completions)  # any iterable, as before
+        completions = list(completions)  # any iterable, as before
         count = len(completions)
-        given = [c for c in COLUMNS if c in columns]
-        for c in given:
-            if len(columns[c]) < count:
-                raise IndexError(
-                    f"column {c!r} has {len(columns[c])} values for {count} completions"
-                )
-        # A row's values in COLUMNS order; a row of text (or absent) values is its own key.
-        rows = zip(*(columns[c] if c in columns else repeat(None) for c in COLUMNS), strict=False)
-        plain = all(set(map(type, columns[c])) <= _PLAIN_VALUES for c in given)
+        given = {c: columns[c] for c in COLUMNS if c in columns}
+        for c, values in given.items():
+            if len(values) < count:
+                raise IndexError(f"column {c!r} has {len(values)} values for {count} completions")
         rewards: list[float | None] = []
-        append = rewards.append
-        evaluate = self._evaluate
         failed = unscored = 0
-        last_key: tuple | None = None
-        prepared: Prepared | None = None
-        # A group's completions are often the same text: score each distinct one once per
-        # sample (rewards are pure).
-        seen: dict[str, tuple[float | None, bool]] = {}
-        for index, (completion, values) in enumerate(zip(completions, rows, strict=False)):
-            key = values if plain else tuple(_row_key(v) for v in values)
+        # A GRPO group's completions share their prompt's row: its sample is built once a call.
+        samples: dict[tuple, Prepared] = {}
+        for index, completion in enumerate(completions):
+            row = {c: values[index] for c, values in given.items()}
             try:
-                if key != last_key or prepared is None:
-                    prepared = None
-                    prepared = self._prepared(key, values)
-                    last_key = key
-                    seen = {}
-                if type(completion) is str:
-                    known = seen.get(completion)
-                    if known is None:
-                        known = seen[completion] = evaluate(completion, prepared)
-                else:
-                    known = evaluate(completion, prepared)
+                key = tuple(map(_row_key, row.values()))
+                prepared = samples.get(key)
+                if prepared is None:
+                    prepared = samples[key] = Prepared(_sample_from_row(row))
+                value, malformed = self._reward(completion, prepared)
             except Exception as exc:  # noqa: BLE001 - a training step must never die here
-                known = _FAILED
+                value, malformed = None, False
                 failed += 1
-                row = {c: v for c, v in zip(COLUMNS, values, strict=True) if c in columns}
                 self._log_once(exc, index, completion, row)
-            value = known[0]
-            if value is None and known[1]:
+            if value is None and malformed:
                 unscored += 1
-            append(value)
+            rewards.append(value)
         self.errors += failed
         self.unscored += unscored
         log_metric = columns.get("log_metric")
@@ -418,7 +267,6 @@ def _value_of(name: str) -> Shape:
     def shape(scores: Mapping[str, Outcome], sample: Sample) -> float | None:
         return scores[name].value
 
-    shape.reads = name  # type: ignore[attr-defined]  # lets a composite read it directly
     return shape
 
 
@@ -443,9 +291,7 @@ def _toolrl(scores: Mapping[str, Outcome], sample: Sample) -> float | None:
 def _single(name: str, scorer: str, fmt: str = "auto") -> RewardFunction:
     shape = _value_of(scorer)
     blind = BLIND_TO.get(name)
-    return RewardFunction(
-        name, (scorer,), shape, (0.0, 1.0), fmt, weights=[(scorer, 1.0)], blind_to=blind
-    )
+    return RewardFunction(name, (scorer,), shape, (0.0, 1.0), fmt, blind_to=blind)
 
 
 _MEANING = ("drop_required", "wrong_type", "wrong_value", "rename_function")
@@ -556,30 +402,19 @@ def load_spec(spec: Any) -> list[Component]:
     return components
 
 
-def make_composite(
-    spec: Any = None, fmt: str = "auto", name: str = "composite", keep_outcomes: bool = False
-) -> RewardFunction:
+def make_composite(spec: Any = None, fmt: str = "auto", name: str = "composite") -> RewardFunction:
     """A weighted sum of rewards. Components that do not apply to a sample (None) are left out
     and the others' weights scaled up to the full total, so the scale stays the same; when none
-    applies the composite is None.
-
-    ``keep_outcomes``: the rewards of its parts (``make_reward(name)``) called next on the same
-    completions, as when each part is logged beside it, read the composite's work instead of
-    scoring again. A call's outcomes are kept until its next call (8,192 completions at most);
-    keeping them costs the composite 1-4% (interleaved runs of bench_rewards.py's groups)."""
+    applies the composite is None."""
     components = load_spec(DEFAULT_SPEC if spec is None else spec)
     parts = [(make_reward(c.name, fmt), c.weight) for c in components]
     scorers = tuple(dict.fromkeys(s for reward, _ in parts for s in reward.scorers))
     total = sum(w for _, w in parts)
 
-    # A part reads its own scorers' outcomes only; a part that is one scorer's value is read
-    # here directly (a composite runs once per completion).
-    shapes = [(getattr(reward.shape, "reads", None), reward.shape, w) for reward, w in parts]
-
     def shape(scores: Mapping[str, Outcome], sample: Sample) -> float | None:
-        value, weight = 0.0, 0.0  # the weighted sum RewardFunction computes inline (weights)
-        for reads, part_shape, w in shapes:
-            part = scores[reads].value if reads is not None else part_shape(scores, sample)
+        value, weight = 0.0, 0.0
+        for reward, w in parts:  # a part reads its own scorers' outcomes only
+            part = reward.shape(scores, sample)
             if part is not None:
                 value += w * part
                 weight += w
@@ -590,9 +425,6 @@ def make_composite(
     low = sum(min(w * r.reward_range[0], w * r.reward_range[1]) for r, w in parts)
     high = sum(max(w * r.reward_range[0], w * r.reward_range[1]) for r, w in parts)
     spec_out = [c.model_dump() for c in components]
-    weights = None
-    if all(reads is not None for reads, _, _ in shapes):
-        weights = [(reads, w) for reads, _, w in shapes]
     # A composite sees what any part with a weight sees.
     weighted = [reward.blind_to for reward, w in parts if w != 0]
     blind = {
@@ -607,7 +439,5 @@ def make_composite(
         (low, high),
         fmt,
         config={"spec": spec_out},
-        weights=weights,
-        keep_outcomes=keep_outcomes,
         blind_to=blind,
     )

@@ -1073,8 +1073,8 @@ def _linear_time(fn: Callable[..., Any], fmt: str, time_limit: float) -> Violati
         nonlocal numbers_given
         times = []
         for _ in range(3):
-            # A text not given before (trailing spaces): a reward that caches by text, as
-            # redline's do, is timed scoring it, not looking it up.
+            # A text not given before (trailing spaces): a reward that caches by text is timed
+            # scoring it, not looking it up.
             spaces = " " * (next(_TIMED) % 4096)
             start = time.perf_counter()
             out, _ = _reward(fn, case, text + spaces)

@@ -32,7 +32,7 @@ def reward_functions(spec: Any, mode: str) -> tuple[list[Any], list[float]]:
 
     fmt = TARGET_FORMAT[mode]
     components = load_spec(spec)
-    funcs = [make_composite(spec, fmt=fmt, keep_outcomes=True)]  # its parts read its work
+    funcs = [make_composite(spec, fmt=fmt)]
     funcs += [make_reward(c.name, fmt) for c in components]
     return funcs, [1.0] + [0.0] * len(components)
 
