@@ -675,3 +675,24 @@ def test_python_parser_is_silent_about_odd_escapes():
         warnings.simplefilter("error")
         completion = parse('[f(pattern="\\{x\\}")]', "python")
     assert completion.calls[0].arguments == {"pattern": "\\{x\\}"}
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt", "names"),
+    [
+        # The tag inside a string argument: still a python call list (was a broken hermes block,
+        # so a perfect completion scored 0 under auto).
+        ("[f(a='<tool_call>'), f(a='x')]", "python", ["f", "f"]),
+        ('[send(body="wrap it in <tool_call> tags")]', "python", ["send"]),
+        # Prose that opens like a call, then a real hermes block: hermes as before.
+        ('Sure (here) <tool_call>\n{"name": "f", "arguments": {}}\n</tool_call>', "hermes", ["f"]),
+        # An unfinished python list holding the tag does not read as python: hermes's error.
+        ("[f(a='<tool_call>'", "hermes", []),
+    ],
+)
+def test_auto_tells_a_tool_call_tag_inside_a_python_string_from_a_hermes_block(text, fmt, names):
+    from redline.parsing import detect_format
+
+    completion = parse(text, "auto")
+    assert detect_format(text) == completion.format == fmt
+    assert [c.name for c in completion.calls] == names

@@ -36,12 +36,21 @@ def detect_format(text: str) -> str:
 
 def _format_of(rest: str) -> str:
     if TOOL_CALL_OPEN in rest:
+        # The tag can stand inside a string argument of a python call list: an output that
+        # opens with a call and reads whole as python is python, not a broken hermes block.
+        if _PYTHON_CALL.match(rest) and _reads_as_python(rest):
+            return "python"
         return "hermes"
     if rest[:1] == "{":  # cannot open a python call: skip the pattern
         return "json"
     if _PYTHON_CALL.match(rest):
         return "python"
     return "json"
+
+
+def _reads_as_python(text: str) -> bool:
+    completion = PARSERS["python"](text)
+    return completion.parse_error is None and bool(completion.calls)
 
 
 def parse(text: str, fmt: str) -> Completion:
