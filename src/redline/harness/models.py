@@ -178,7 +178,9 @@ class HFBackend:
 
     def prompt_lengths(self, samples: Sequence[Sample]) -> list[int]:
         """Each sample's prompt in tokens."""
-        texts = [self.prompt(s) for s in samples]
+        return self._lengths([self.prompt(s) for s in samples])
+
+    def _lengths(self, texts: list[str]) -> list[int]:
         return [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
     def batch_order(self, samples: Sequence[Sample]) -> list[Sample]:
@@ -223,9 +225,10 @@ class HFBackend:
         generated from (the model would fail or read garbage) but gets a ``rejected``
         completion saying so, as a server answers HTTP 400 for it."""
         context = self.context_length
-        lengths = self.prompt_lengths(samples) if context else [0] * len(samples)
-        fits = [s for s, n in zip(samples, lengths, strict=True) if not context or n <= context]
-        texts = iter(self.generate(fits))
+        prompts = [self.prompt(s) for s in samples]  # built once, for measuring and generating
+        lengths = self._lengths(prompts) if context else [0] * len(samples)
+        fits = [p for p, n in zip(prompts, lengths, strict=True) if not context or n <= context]
+        texts = iter(self._generate(fits))
         out = []
         for n in lengths:
             if context and n > context:
