@@ -5,6 +5,7 @@ own executor (run in a subprocess, since it evaluates strings), and environments
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -49,6 +50,16 @@ def _entries(category: str) -> list[tuple[dict, list[list[str]]]]:
 def _state(env: Environment) -> dict:
     """Final public state per instance, in the JSON form the reference script writes."""
     return json.loads(json.dumps({name: snapshot(i) for name, i in env.instances.items()}))
+
+
+def _drop_positional(text: str) -> str:
+    """A call string as BFCL's prompting decoder passes it on: positional arguments gone."""
+    node = ast.parse(text, mode="eval").body
+    assert isinstance(node, ast.Call)
+    if not node.args:
+        return text
+    node.args = []
+    return ast.unparse(node)
 
 
 def _fs_env() -> Environment:
@@ -130,16 +141,18 @@ def test_code_in_arguments_is_data(in_tmp):
 
 def test_positional_arguments_bind_or_drop():
     env = _fs_env()
-    bound = python_calls("cd('alice')", env)
+    bound = python_calls("cd('alice')", env, positional="bind")
     assert bound == [ToolCall(name="cd", arguments={"folder": "alice"})]
-    dropped = python_calls("[cd('alice'), mean([1, 2])]", env, positional="drop")
+    dropped = python_calls("[cd('alice'), mean([1, 2])]", env)  # BFCL's decoder, the default
     assert dropped == [ToolCall(name="cd", arguments={}), ToolCall(name="mean", arguments={})]
     # BFCL's prompting decoder drops them, so the call then fails for the missing argument.
     assert env.execute(dropped[0]).result.startswith("Error during execution: ")
     with pytest.raises(ValueError, match="positional arguments of"):
-        python_calls("post_tweet('hi')", env)
+        python_calls("post_tweet('hi')", env, positional="bind")
     with pytest.raises(ValueError, match="too many"):
-        python_calls("cd('a', 'b')", env)
+        python_calls("cd('a', 'b')", env, positional="bind")
+    with pytest.raises(ValueError, match="'bind' or 'drop'"):
+        python_calls("cd('a')", env, positional="keep")
 
 
 def test_result_text_follows_bfcls_types():
@@ -174,7 +187,7 @@ def test_two_environments_of_one_entry_share_nothing():
         before = _state(second)
         for turn in truth:
             for text in turn:
-                first.execute_all(python_calls(text, first))
+                first.execute_all(python_calls(text, first, positional="bind"))
         changed += _state(first) != before
         assert _state(second) == before, entry["id"]
         assert _state(Environment.for_entry(entry)) == before, entry["id"]
@@ -182,6 +195,20 @@ def test_two_environments_of_one_entry_share_nothing():
         for name in first.instances:
             assert first.instances[name] is not second.instances[name]
     assert changed > 150  # the ground truth mutates most entries' state, so the check has teeth
+
+
+def test_running_every_entry_leaves_no_trace_in_the_modules():
+    # Module-level data (defaults, long-context padding) must not carry one entry's calls into
+    # the next: fresh environments look the same before and after every ground truth has run.
+    entries = [pair for category in CATEGORIES for pair in _entries(category)]
+    before = [_state(Environment.for_entry(entry)) for entry, _ in entries]
+    for entry, truth in entries:
+        env = Environment.for_entry(entry)
+        for turn in truth:
+            for text in turn:
+                env.execute_all(python_calls(text, env, positional="bind"))
+    after = [_state(Environment.for_entry(entry)) for entry, _ in entries]
+    assert [e["id"] for (e, _), b, a in zip(entries, before, after, strict=True) if b != a] == []
 
 
 def test_seeded_ids_restart_in_every_environment():
@@ -225,23 +252,37 @@ SAFE_HOSTILE = [
 def test_every_ground_truth_call_matches_bfcls_executor(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     payload, ours = [], {}
+    dropped_entries = 0
     for category in CATEGORIES:
         for entry, truth in _entries(category):
-            env = Environment.for_entry(entry)
-            results = [
-                [done.result for text in turn for done in env.execute_all(python_calls(text, env))]
-                for turn in truth
-            ]
-            ours[entry["id"]] = (results, _state(env))
-            payload.append(
-                {
-                    "id": entry["id"],
-                    "turns": truth,
-                    "initial_config": entry["initial_config"],
-                    "involved_classes": entry["involved_classes"],
-                    "long_context": is_long_context(entry["id"]),
-                }
-            )
+            variants = [(entry["id"], truth, "bind")]
+            # The same entry as BFCL's prompting decoder would hand it over: positional arguments
+            # dropped. Both executors must then fail (or not) in the same words.
+            without = [[_drop_positional(text) for text in turn] for turn in truth]
+            if without != truth:
+                variants.append((f"{entry['id']}_dropped", without, "drop"))
+                dropped_entries += 1
+            for run_id, turns, positional in variants:
+                env = Environment.for_entry(entry)
+                results = [
+                    [
+                        done.result
+                        for text in turn
+                        for done in env.execute_all(python_calls(text, env, positional=positional))
+                    ]
+                    for turn in turns
+                ]
+                ours[run_id] = (results, _state(env))
+                payload.append(
+                    {
+                        "id": run_id,
+                        "turns": turns,
+                        "initial_config": entry["initial_config"],
+                        "involved_classes": entry["involved_classes"],
+                        "long_context": is_long_context(entry["id"]),
+                    }
+                )
+    assert dropped_entries == 4 * 24
     first, _ = _entries("base")[0]
     hostile_env = Environment.for_entry(first)
     ours["hostile"] = (
@@ -269,9 +310,13 @@ def test_every_ground_truth_call_matches_bfcls_executor(tmp_path, monkeypatch):
     assert done.returncode == 0, done.stderr[-3000:]
     official = {row["id"]: (row["results"], row["state"]) for row in json.loads(done.stdout)}
 
-    assert len(official) == 801
-    calls = sum(len(turn) for results, _ in ours.values() for turn in results)
-    assert calls == 1142 + 1140 + 1140 + 1203 + len(SAFE_HOSTILE)
+    assert len(official) == 800 + dropped_entries + 1
+    truth_calls = sum(len(t) for i, (results, _) in ours.items() if "_" in i for t in results)
+    assert (
+        truth_calls
+        - sum(len(t) for i, (results, _) in ours.items() if i.endswith("_dropped") for t in results)
+        == 1142 + 1140 + 1140 + 1203
+    )
     mismatched_results = [i for i in ours if ours[i][0] != official[i][0]]
     mismatched_state = [i for i in ours if ours[i][1] != official[i][1]]
     assert mismatched_results == [], (
@@ -283,10 +328,21 @@ def test_every_ground_truth_call_matches_bfcls_executor(tmp_path, monkeypatch):
     assert not any(
         r.startswith("Error during execution")
         for i, (results, _) in ours.items()
-        if i != "hostile"
+        if i != "hostile" and not i.endswith("_dropped")
         for turn in results
         for r in turn
     )
+    # Dropping positional arguments makes calls fail (missing argument), identically in both.
+    dropped_errors = [
+        r
+        for i, (results, _) in ours.items()
+        if i.endswith("_dropped")
+        for t in results
+        for r in t
+        if r.startswith("Error during execution: ")
+    ]
+    assert len(dropped_errors) >= 4 * 24, len(dropped_errors)
+    assert any("missing 1 required positional argument" in r for r in dropped_errors)
     hostile = ours["hostile"][0][0]
     assert [r.startswith("Error during execution: ") for r in hostile] == [True] * 10 + [False]
     assert hostile[-1] == '{"error": "cd: \'does_not_exist\': No such file or directory"}'

@@ -203,14 +203,14 @@ def _keywordise(node: ast.Call, env: Environment, positional: str) -> None:
     node.args = []
 
 
-def python_calls(text: str, env: Environment, *, positional: str = "bind") -> list[ToolCall]:
+def python_calls(text: str, env: Environment, *, positional: str = "drop") -> list[ToolCall]:
     """Calls from python-format text (``[f(a=1), g(2)]``) for ``env``, read with redline's parser.
 
     redline's parser takes keyword arguments only. ``positional`` says what happens to positional
-    ones first: ``"bind"`` names them from the method's signature (how BFCL's ground truth runs,
-    since it is evaluated as written), ``"drop"`` removes them (what BFCL's prompting decoder does
-    to model output: ``resolve_ast_call`` reads keywords only). Raises ValueError when the text is
-    not a list of calls.
+    ones first: ``"drop"`` (the default) removes them, as BFCL's prompting decoder does to model
+    output (``resolve_ast_call`` reads keywords only), so the call then runs without them;
+    ``"bind"`` names them from the method's signature, which is how BFCL's ground truth runs (it is
+    evaluated as written). Raises ValueError when the text is not a list of calls.
     """
     if positional not in ("bind", "drop"):
         raise ValueError(f"positional must be 'bind' or 'drop', not {positional!r}")
