@@ -151,6 +151,10 @@ def test_positional_arguments_bind_or_drop():
         python_calls("post_tweet('hi')", env, positional="bind")
     with pytest.raises(ValueError, match="too many"):
         python_calls("cd('a', 'b')", env, positional="bind")
+    with pytest.raises(ValueError, match="not a python list of calls"):
+        python_calls("cd(folder='a'", env)
+    with pytest.raises(ValueError, match="not a python list of calls"):
+        python_calls("[" * 10_000, env)
     with pytest.raises(ValueError, match="'bind' or 'drop'"):
         python_calls("cd('a')", env, positional="keep")
 
@@ -161,6 +165,38 @@ def test_result_text_follows_bfcls_types():
     assert result_text({"a": object()}).startswith("{'a': <object")
     assert result_text(None) == "None" and result_text([1, "x"]) == "[1, 'x']"
     assert result_text(1.5) == "1.5"
+
+
+class FirstAPI:
+    def _load_scenario(self, scenario, long_context=False):
+        self.loaded = scenario
+
+    def shared(self):
+        return "first"
+
+    def only_first(self):
+        return ["first"]
+
+
+class SecondAPI(FirstAPI):
+    def shared(self):
+        return "second"
+
+
+def test_a_name_on_two_classes_goes_to_the_later_one(monkeypatch):
+    # No two multi-turn classes share a method name; BFCL's mapping lets the later class win.
+    import redline.harness.environments as environments
+
+    here = {"FirstAPI": __name__, "SecondAPI": __name__}
+    monkeypatch.setattr(environments, "_backend_config", lambda: (here, frozenset()))
+    for order, expected in (
+        (["FirstAPI", "SecondAPI"], "second"),
+        (["SecondAPI", "FirstAPI"], "first"),
+    ):
+        env = Environment(order, {"FirstAPI": {"a": 1}})
+        assert env.execute(ToolCall(name="shared")).result == expected
+        assert env.instances["FirstAPI"].loaded == {"a": 1}
+        assert env.instances["SecondAPI"].loaded == {}
 
 
 def test_unknown_class_is_a_clear_error():

@@ -49,14 +49,15 @@ class Execution:
     refused: Refusal | None = None
 
 
-def _class_modules() -> dict[str, str]:
+def _backend_config() -> tuple[dict[str, str], frozenset[str]]:
+    """BFCL's class -> module map and its stateless classes (no scenario to load)."""
     try:
         config = importlib.import_module(_CONFIG_MODULE)
     except ImportError as err:
         raise BFCLEnvironmentError(
             f"multi-turn environments need the bfcl-eval package ({err}); pip install bfcl-eval"
         ) from err
-    return dict(config.CLASS_FILE_PATH_MAPPING)
+    return dict(config.CLASS_FILE_PATH_MAPPING), frozenset(config.STATELESS_CLASSES)
 
 
 def is_long_context(entry_id: str) -> bool:
@@ -95,7 +96,7 @@ class Environment:
         *,
         long_context: bool = False,
     ) -> None:
-        modules = _class_modules()
+        modules, stateless = _backend_config()
         config = initial_config or {}
         self.instances: dict[str, Any] = {}
         # Method name -> instance. Later classes overwrite earlier ones, as BFCL's mapping does
@@ -108,9 +109,7 @@ class Environment:
                 )
             cls = getattr(importlib.import_module(modules[class_name]), class_name)
             instance = cls()
-            # Stateless classes (MathAPI) have no scenario to load; BFCL skips them by name,
-            # asking the instance covers the same ones without a second list.
-            if hasattr(instance, "_load_scenario"):
+            if class_name not in stateless:  # MathAPI has no scenario, as BFCL lists it
                 scenario = copy.deepcopy(config.get(class_name, {}))
                 instance._load_scenario(scenario, long_context=long_context)
             self.instances[class_name] = instance
@@ -158,6 +157,8 @@ class Environment:
             return Execution(call, refused[1], refused[0])
         method = getattr(self._methods[call.name], call.name)
         try:
+            # A copy: BFCL builds fresh values from the call text each time, and a method that
+            # keeps an argument in its state must not alias the recorded call.
             value = method(**copy.deepcopy(call.arguments))
             return Execution(call, result_text(value))
         except Exception as err:  # the simulated APIs signal misuse by raising, as in BFCL
@@ -215,7 +216,10 @@ def python_calls(text: str, env: Environment, *, positional: str = "drop") -> li
     if positional not in ("bind", "drop"):
         raise ValueError(f"positional must be 'bind' or 'drop', not {positional!r}")
     source = text.strip()
-    tree = ast.parse(source if source.startswith("[") else f"[{source}]", mode="eval")
+    try:
+        tree = ast.parse(source if source.startswith("[") else f"[{source}]", mode="eval")
+    except (SyntaxError, RecursionError, MemoryError) as err:
+        raise ValueError(f"{text!r:.120} is not a python list of calls: {err}") from None
     if isinstance(tree.body, ast.List):
         for element in tree.body.elts:
             if isinstance(element, ast.Call):
