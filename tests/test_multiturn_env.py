@@ -199,6 +199,23 @@ def test_a_name_on_two_classes_goes_to_the_later_one(monkeypatch):
         assert env.instances["SecondAPI"].loaded == {}
 
 
+def test_state_is_the_public_attributes_bfcl_compares():
+    env = Environment(["TwitterAPI", "MathAPI"], {"TwitterAPI": {"username": "ann"}})
+    state = env.state()
+    assert set(state) == {"TwitterAPI", "MathAPI"}
+    assert set(state["TwitterAPI"]) == {
+        "username",
+        "password",
+        "authenticated",
+        "tweets",
+        "comments",
+        "retweets",
+        "following_list",
+        "tweet_counter",
+    }
+    assert state["TwitterAPI"]["username"] == "ann" and state["MathAPI"] == {}
+
+
 def test_unknown_class_is_a_clear_error():
     with pytest.raises(BFCLEnvironmentError, match="unknown BFCL class 'NoSuchAPI'"):
         Environment(["NoSuchAPI"])
