@@ -23,6 +23,7 @@ from redline.cli.common import (
     TemperatureOption,
     ThinkingOption,
     check_replay,
+    check_run_options,
     console,
     err_console,
     exit_if_rejected,
@@ -221,12 +222,7 @@ def bfcl_cmd(
     from redline.suites import bfcl_data as bd
     from redline.suites.registry import load_suite
 
-    if mode not in MODES:
-        raise typer.BadParameter(f"unknown prompt mode {mode!r}", param_hint="--mode")
-    if limit is not None and first is not None:
-        raise typer.BadParameter(
-            "give --limit (a draw) or --first (the first N), not both", param_hint="--first"
-        )
+    check_run_options(mode, limit, first)
     chosen = list(dict.fromkeys(categories or bd.SINGLE_TURN_CATEGORIES))
     unknown = [c for c in chosen if c not in bd.SINGLE_TURN_CATEGORIES]
     if unknown:

@@ -153,6 +153,19 @@ def check_replay(backend: Any, samples: list, suite: str) -> list[str]:
     return [said] if said else []
 
 
+def check_run_options(mode: str, limit: int | None, first: int | None) -> None:
+    """The option checks eval and bfcl share: a known prompt mode, and a draw or a first N."""
+    from redline.harness.prompts import MODES
+
+    if mode not in MODES:
+        raise typer.BadParameter(f"unknown prompt mode {mode!r}", param_hint="--mode")
+    if limit is not None and first is not None:
+        raise typer.BadParameter(
+            "give --limit (a draw by category) or --first (the first N), not both",
+            param_hint="--first",
+        )
+
+
 def run_settings(
     model: str, mode: str, sampling: Any, limit: int | None, batch_size: int, concurrency: int
 ) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from redline.cli.common import (
     TemperatureOption,
     ThinkingOption,
     check_replay,
+    check_run_options,
     console,
     err_console,
     exit_if_rejected,
@@ -165,13 +166,7 @@ def eval_cmd(
     from redline.parsing import PARSERS
     from redline.suites.registry import load_suite
 
-    if mode not in MODES:
-        raise typer.BadParameter(f"unknown prompt mode {mode!r}", param_hint="--mode")
-    if limit is not None and first is not None:
-        raise typer.BadParameter(
-            "give --limit (a draw by category) or --first (the first N), not both",
-            param_hint="--first",
-        )
+    check_run_options(mode, limit, first)
     if fmt is not None and fmt != "auto" and fmt not in PARSERS:
         raise typer.BadParameter(f"unknown format {fmt!r}", param_hint="--format")
     offline = model == "truth" or model.startswith("replay:")
